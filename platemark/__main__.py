@@ -1,0 +1,3 @@
+from platemark.cli import cli
+
+cli()

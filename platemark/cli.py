@@ -1,0 +1,254 @@
+"""The `platemark` command: a thin face over the library. Each command calls one library function."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from platemark.errors import PlatemarkError
+
+catalog_option = click.option(
+    "--catalog",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("catalog"),
+    envvar="PLATEMARK_CATALOG",
+    show_default=True,
+    help="Catalog directory.",
+)
+
+
+class PlatemarkGroup(click.Group):
+    """Turns PlatemarkError from any command into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlatemarkError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=PlatemarkGroup)
+@click.version_option(package_name="platemark")
+def cli() -> None:
+    """Find the catalogue record of a print from a phone photo."""
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@catalog_option
+@click.option("--collection", help="Collection name (default: the folder's name).")
+@click.option("--prune", is_flag=True, help="Delete records whose image is no longer in the folder.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: CPU count).")
+def ingest(folder: Path, catalog: Path, collection: str | None, prune: bool, workers: int | None) -> None:
+    """Index a collection folder (images/, metadata.csv, images_to_remove/).
+
+    Re-running processes only new or changed images. Exits 1 if any image failed.
+
+    Example: platemark ingest collections/prints --catalog ./catalog
+    """
+    from platemark.ingest.pipeline import ingest as run_ingest
+
+    report = run_ingest(folder, catalog, collection=collection, prune=prune, workers=workers)
+    click.echo(
+        f"{report.collection}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.placeholders_removed} placeholder images dropped, {report.pruned} pruned, "
+        f"{len(report.failed)} failed"
+    )
+    for problem in report.problems:
+        click.echo(f"  note: {problem}", err=True)
+    for path, message in report.failed:
+        click.echo(f"  failed: {path}: {message}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("photo", type=click.Path(exists=True, path_type=Path))
+@catalog_option
+@click.option("--top", "top_k", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--collection", "collections", multiple=True, help="Only search this collection (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Batch mode: write one row per photo to this CSV.",
+)
+def search(
+    photo: Path, catalog: Path, top_k: int, collections: tuple[str, ...], as_json: bool, csv_path: Path | None
+) -> None:
+    """Find the records shown in a photo, or in every photo of a folder.
+
+    Example: platemark search photo.jpg --catalog ./catalog --top 5 --json
+    """
+    from platemark.errors import UnreadableImage
+    from platemark.ingest.sources import image_files
+    from platemark.search.engine import Searcher, SearchResponse
+    from platemark.store.sqlite import Catalog
+
+    photos = image_files(photo) if photo.is_dir() else [photo]
+    if not photos:
+        raise click.ClickException(f"{photo}: no images found")
+    searcher = Searcher(Catalog(catalog))
+    responses: list[SearchResponse] = []
+    errors: dict[str, str] = {}
+    for path in photos:
+        try:
+            responses.append(searcher.search(path, top_k=top_k, collections=list(collections) or None))
+        except UnreadableImage as exc:
+            if len(photos) == 1:
+                raise
+            errors[str(path)] = str(exc)
+            responses.append(SearchResponse(str(path)))
+    if csv_path:
+        _write_batch_csv(csv_path, responses, errors)
+        click.echo(f"wrote {len(responses)} rows to {csv_path}")
+    elif as_json:
+        payload = [r.to_dict() for r in responses]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))
+    else:
+        for response in responses:
+            _print_response(response)
+    for message in errors.values():
+        click.echo(f"failed: {message}", err=True)
+    if errors:
+        sys.exit(1)
+
+
+def _print_response(response: Any) -> None:
+    click.echo(f"{response.query}  ({response.elapsed_ms:.0f} ms)")
+    if not response.results:
+        click.echo("  no results")
+    for rank, hit in enumerate(response.results, start=1):
+        badge = "VERIFIED" if hit.verification.verified else "        "
+        title = hit.record.metadata.get("title", "")
+        click.echo(
+            f"  {rank:>2}. {badge} {hit.record.collection}/{hit.record.record_id}  "
+            f"inliers={hit.verification.inliers:<4} similarity={hit.similarity:.3f}  {title[:60]}"
+        )
+
+
+def _write_batch_csv(path: Path, responses: list[Any], errors: dict[str, str]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["query", "record_id", "collection", "verified", "inliers", "score", "title", "elapsed_ms", "error"]
+        )
+        for response in responses:
+            top = response.results[0] if response.results else None
+            writer.writerow(
+                [
+                    response.query,
+                    top.record.record_id if top else "",
+                    top.record.collection if top else "",
+                    top.verification.verified if top else False,
+                    top.verification.inliers if top else 0,
+                    top.score if top else "",
+                    top.record.metadata.get("title", "") if top else "",
+                    round(response.elapsed_ms, 1),
+                    errors.get(response.query, ""),
+                ]
+            )
+
+
+@cli.command()
+@click.argument("ground_truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@catalog_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
+def evaluate(ground_truth: Path, catalog: Path, as_json: bool, report: Path | None) -> None:
+    """Score the catalog against a `query,record_ids` ground-truth CSV.
+
+    Example: platemark evaluate bench/museum/ground_truth.csv --catalog ./catalog --json
+    """
+    from platemark.evaluate.run import evaluate as run_evaluate
+    from platemark.search.engine import Searcher
+    from platemark.store.sqlite import Catalog
+
+    result = run_evaluate(Searcher(Catalog(catalog)), ground_truth)
+    if report:
+        from platemark.evaluate.report import write_report
+
+        write_report(result, report, catalog=Catalog(catalog))
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        for key, value in result.summary.items():
+            click.echo(f"{key:>28}: {value}")
+    if report:
+        click.echo(f"report written to {report}", err=True)
+
+
+@cli.command()
+@catalog_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info(catalog: Path, as_json: bool) -> None:
+    """Show the catalog's collections, record counts, feature extractors and size on disk.
+
+    Example: platemark info --catalog ./catalog
+    """
+    from platemark.store.sqlite import Catalog
+
+    with Catalog(catalog) as store:
+        details = store.info()
+    if as_json:
+        click.echo(json.dumps(details, indent=2))
+        return
+    click.echo(f"catalog:     {details['path']}")
+    click.echo(f"records:     {details['records']}")
+    for name, count in details["collections"].items():
+        click.echo(f"  {name}: {count}")
+    click.echo(f"global:      {details['extractors'].get('global')}")
+    click.echo(f"local:       {details['extractors'].get('local')}")
+    click.echo(f"local index: {details['local_index']}")
+    click.echo(f"size:        {details['size_mb']} MB")
+
+
+@cli.command()
+@click.argument("collection", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output folder.")
+@click.option("--queries", type=click.IntRange(1), default=100, show_default=True, help="Photos to make.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--hatch", is_flag=True, help="First render the collection as hatched engravings.")
+@click.option(
+    "--unknown",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="With --hatch: prints left out of the collection but photographed (not-in-collection).",
+)
+def simulate(collection: Path, out: Path, queries: int, seed: int, hatch: bool, unknown: int) -> None:
+    """Make synthetic phone photos of a collection and a ground_truth.csv for `evaluate`.
+
+    Example: platemark simulate collections/aic --out sim/aic --queries 200 --seed 1
+    """
+    from platemark.simulate.dataset import simulate as run_simulate
+
+    result = run_simulate(collection, out, queries=queries, seed=seed, hatch=hatch, unknown=unknown)
+    click.echo(f"{result.queries} photos of records, {result.unknown} not in the collection")
+    if result.collection:
+        click.echo(f"collection: {result.collection}")
+    click.echo(f"ground truth: {result.ground_truth}")
+
+
+@cli.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("platemark-demo"),
+    show_default=True,
+    help="Where the demo collection, photos and catalog are written.",
+)
+def demo(workdir: Path) -> None:
+    """Build a small catalog from scikit-image's sample images, photograph some, search them.
+
+    Example: platemark demo --workdir /tmp/platemark-demo
+    """
+    from platemark.demo import run_demo
+
+    run_demo(workdir, echo=click.echo)

@@ -1,0 +1,29 @@
+"""Errors raised by platemark. Every failure a user can cause is a PlatemarkError subclass."""
+
+
+class PlatemarkError(Exception):
+    """Root of every error platemark raises on purpose."""
+
+
+class UnreadableImage(PlatemarkError):
+    """The file is not an image platemark can decode (corrupt, truncated, empty, too large)."""
+
+
+class MetadataError(PlatemarkError):
+    """A metadata CSV cannot be read or joined to the images."""
+
+
+class CollectionNotFound(PlatemarkError):
+    """The collection folder does not exist or holds no images."""
+
+
+class CatalogNotFound(PlatemarkError):
+    """The catalog directory does not exist or was never ingested into."""
+
+
+class ExtractorMismatch(PlatemarkError):
+    """The catalog was built with another feature extractor than the one asked for."""
+
+
+class EvaluationInputError(PlatemarkError):
+    """The ground truth or the retrieved results are not in the expected form."""

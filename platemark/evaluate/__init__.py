@@ -1,0 +1,1 @@
+"""Stage 5: one scorer for every method and catalog."""

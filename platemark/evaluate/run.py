@@ -1,0 +1,64 @@
+"""Evaluate a catalog against a ground-truth CSV: accuracy, rejection of unknowns, latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from platemark.errors import UnreadableImage
+from platemark.evaluate.groundtruth import GroundTruthQuery, read_ground_truth
+from platemark.evaluate.metrics import retrieval_metrics
+from platemark.search.engine import Searcher, SearchResponse
+
+
+@dataclass
+class Evaluation:
+    """Scores of one evaluation run plus every query's outcome, for reports."""
+
+    summary: dict[str, Any]
+    queries: list[GroundTruthQuery]
+    responses: list[SearchResponse]
+
+
+def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, progress: bool = True) -> Evaluation:
+    """Search every query photo of a ground-truth CSV and score the results.
+
+    Returns keys `queries, recall@1, recall@5, recall@10, mAP, not_in_collection_rejected,
+    false_verified, latency_ms_p50, latency_ms_p95` in `summary`.
+
+    Example:
+        >>> evaluate(Searcher(Catalog("./catalog")), "bench/ground_truth.csv").summary["recall@1"]
+    """
+    queries = read_ground_truth(ground_truth)
+    responses = []
+    for query in tqdm(queries, desc="evaluate", unit="query", disable=not progress):
+        try:
+            responses.append(searcher.search(query.path, top_k=top_k))
+        except UnreadableImage as exc:
+            responses.append(SearchResponse(str(exc)))
+    return Evaluation(summarise(queries, responses), queries, responses)
+
+
+def summarise(queries: list[GroundTruthQuery], responses: list[SearchResponse]) -> dict[str, Any]:
+    """The evaluation's summary numbers from queries and their responses."""
+    relevant = {q.name: set(q.record_ids) for q in queries}
+    ranked = {q.name: [h.record.record_id for h in r.results] for q, r in zip(queries, responses, strict=True)}
+    summary: dict[str, Any] = {"queries": len(queries)}
+    summary.update({k: round(v, 4) for k, v in retrieval_metrics(relevant, ranked).items()})
+    unknown = [r for q, r in zip(queries, responses, strict=True) if not q.record_ids]
+    rejected = [not any(h.verification.verified for h in r.results) for r in unknown]
+    summary["not_in_collection_rejected"] = round(float(np.mean(rejected)), 4) if unknown else None
+    false_verified = [
+        bool(verified) and verified[0].record.record_id not in q.record_ids
+        for q, r in zip(queries, responses, strict=True)
+        for verified in [[h for h in r.results if h.verification.verified]]
+    ]
+    summary["false_verified"] = round(float(np.mean(false_verified)), 4)
+    latencies = [r.elapsed_ms for r in responses if r.results]
+    summary["latency_ms_p50"] = round(float(np.percentile(latencies, 50)), 1) if latencies else None
+    summary["latency_ms_p95"] = round(float(np.percentile(latencies, 95)), 1) if latencies else None
+    return summary

@@ -1,0 +1,1 @@
+"""Stage 2: image -> features. One module per method; both share the verbs `extract`."""

@@ -1,0 +1,1 @@
+"""Stage 1: collection folders -> normalised images and print records."""

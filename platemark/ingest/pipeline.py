@@ -1,0 +1,226 @@
+"""Ingest a collection folder into a catalog: incremental, resumable, and tolerant of bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from platemark.errors import UnreadableImage
+from platemark.extract.cnn import CNNExtractor
+from platemark.extract.sift import LocalFeatures, SiftExtractor
+from platemark.ingest.images import load_image, save_thumbnail
+from platemark.ingest.sources import PrintRecord, read_collection
+from platemark.search.engine import load_local_index
+from platemark.store.sqlite import Catalog
+
+#: Longest side at which collection images are decoded for features and thumbnails.
+INGEST_MAX_SIDE = 1600
+
+#: Two perceptual hashes closer than this many bits (of 64) show the same picture.
+PLACEHOLDER_DISTANCE = 8
+
+#: Below this many images to process, work in this process instead of starting workers.
+POOL_THRESHOLD = 24
+
+
+def extractor_names() -> dict[str, str]:
+    """The feature extractors a catalog's records must have been made with."""
+    return {
+        "global": f"{CNNExtractor.name}/{CNNExtractor.version}",
+        "local": f"{SiftExtractor.name}/{SiftExtractor.version}",
+    }
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, and every file or row it could not use."""
+
+    collection: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    placeholders_removed: int = 0
+    pruned: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Features of one image, computed in a worker."""
+
+    global_vector: np.ndarray
+    local: LocalFeatures
+    phash: np.ndarray
+    thumbnail: np.ndarray
+
+
+class FeatureWorker:
+    """Decodes an image and computes everything the catalog stores about it."""
+
+    def __init__(self, threads: int | None = None):
+        self.cnn = CNNExtractor(threads=threads)
+        self.sift = SiftExtractor()
+
+    def __call__(self, path: Path) -> Extracted:
+        rgb = load_image(path, max_side=INGEST_MAX_SIDE)
+        thumb = cv2.resize(rgb, _fit(rgb.shape, 512), interpolation=cv2.INTER_AREA)
+        return Extracted(self.cnn.extract(rgb), self.sift.extract(rgb), perceptual_hash(rgb), thumb)
+
+
+_worker: FeatureWorker  # set in each worker process by _init_worker
+
+
+def _init_worker() -> None:
+    global _worker
+    _worker = FeatureWorker(threads=1)
+
+
+def _run_worker(path: Path) -> Extracted | UnreadableImage:
+    try:
+        return _worker(path)
+    except UnreadableImage as exc:
+        return exc
+
+
+def perceptual_hash(rgb: np.ndarray) -> np.ndarray:
+    """64-bit DCT perceptual hash (OpenCV img_hash.PHash) as 8 bytes."""
+    return cv2.img_hash.PHash_create().compute(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[0]
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.unpackbits(np.bitwise_xor(a, b)).sum())
+
+
+def ingest(
+    folder: str | Path,
+    catalog_path: str | Path,
+    *,
+    collection: str | None = None,
+    prune: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+    on_record: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Index a collection folder into a catalog; only new or changed images are processed.
+
+    Each record is stored with its features in one transaction, so an interrupted run
+    leaves a consistent catalog and the next run carries on. Bad images are listed in
+    the report and skipped; the rest of the collection is indexed.
+
+    Args:
+        folder: collection folder (images/, metadata.csv, images_to_remove/).
+        catalog_path: catalog directory, created if missing.
+        collection: collection name (default: the folder's name).
+        prune: delete records whose image is no longer in the folder.
+        workers: worker processes for feature extraction (default: CPU count).
+
+    Example:
+        >>> report = ingest("collections/prints", "./catalog")
+    """
+    source = read_collection(Path(folder), collection)
+    report = IngestReport(source.name, problems=list(source.problems))
+    with Catalog(catalog_path, create=True, extractors=extractor_names()) as catalog:
+        catalog.set_collection_source(source.name, str(Path(folder).resolve()))
+        known = catalog.content_hashes(source.name)
+        placeholder_hashes = _placeholder_hashes(source.placeholders, report)
+        todo: list[tuple[PrintRecord, str]] = []
+        for record in source.records:
+            try:
+                digest = hashlib.sha256(record.image_path.read_bytes()).hexdigest()
+            except OSError as exc:
+                report.failed.append((str(record.image_path), f"cannot read file ({exc.strerror})"))
+                continue
+            if known.get(record.record_id) == digest:
+                catalog.update_metadata(source.name, record.record_id, record.metadata, record.years)
+                report.unchanged += 1
+            else:
+                todo.append((record, digest))
+
+        placeholders = []
+        results = _extract_all([r.image_path for r, _ in todo], workers, progress, source.name)
+        for (record, digest), result in zip(todo, results, strict=True):
+            if isinstance(result, UnreadableImage):
+                report.failed.append((str(record.image_path), str(result).split(": ", 1)[-1]))
+                continue
+            if any(hamming(result.phash, h) <= PLACEHOLDER_DISTANCE for h in placeholder_hashes):
+                placeholders.append(record.record_id)
+                continue
+            is_update = record.record_id in known
+            save_thumbnail(result.thumbnail, catalog.thumbs_dir / f"{digest}.jpg")
+            catalog.upsert(
+                collection=source.name,
+                record_id=record.record_id,
+                image_path=str(record.image_path.resolve()),
+                content_hash=digest,
+                metadata=record.metadata,
+                years=record.years,
+                global_vector=result.global_vector,
+                local=result.local,
+            )
+            report.updated += is_update
+            report.added += not is_update
+            if on_record:
+                on_record(record.record_id)
+
+        report.placeholders_removed = len(placeholders)
+        catalog.delete(source.name, placeholders)
+        if prune:
+            present = {r.record_id for r in source.records}
+            report.pruned = catalog.delete(source.name, sorted(set(known) - present))
+        catalog.remove_orphan_thumbnails()
+        keys, _, _ = catalog.global_vectors()
+        if len(keys):
+            load_local_index(catalog, keys)
+    return report
+
+
+def _placeholder_hashes(paths: list[Path], report: IngestReport) -> list[np.ndarray]:
+    hashes = []
+    for path in paths:
+        try:
+            hashes.append(perceptual_hash(load_image(path, max_side=512)))
+        except UnreadableImage as exc:
+            report.problems.append(f"placeholder {exc}")
+    return hashes
+
+
+def _extract_all(
+    paths: list[Path], workers: int | None, progress: bool, label: str
+) -> Iterator[Extracted | UnreadableImage]:
+    """Features for each path, in order, from a pool of worker processes when worth it."""
+    bar = tqdm(total=len(paths), desc=f"ingest {label}", unit="img", disable=not progress or not paths)
+    workers = workers or os.cpu_count() or 1
+    if len(paths) < POOL_THRESHOLD or workers == 1:
+        worker = FeatureWorker()
+        for path in paths:
+            try:
+                yield worker(path)
+            except UnreadableImage as exc:
+                yield exc
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+            for result in pool.map(_run_worker, paths, chunksize=4):
+                yield result
+                bar.update()
+    bar.close()
+
+
+def _fit(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
+    height, width = shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(width * scale)), max(1, round(height * scale))

@@ -1,0 +1,212 @@
+"""The search pipeline: global shortlist + local-feature voting -> geometric verification -> ranking."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from platemark.errors import PlatemarkError
+from platemark.extract.cnn import CNNExtractor
+from platemark.extract.sift import LocalFeatures, SiftExtractor
+from platemark.ingest.images import ImageSource, load_image
+from platemark.search.knn import GlobalIndex
+from platemark.search.local import LocalIndex
+from platemark.search.verify import NOT_VERIFIED, Verification, verify
+from platemark.store.sqlite import Catalog, StoredRecord
+
+#: Longest side at which a query photo is decoded.
+QUERY_MAX_SIDE = 1600
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Knobs of the search pipeline; the defaults are the benchmarked configuration."""
+
+    vote_candidates: int = 12
+    global_candidates: int = 4
+    min_votes: int = 5
+    neighbours: int = 10
+    ratio: float = 0.85
+    try_mirror: bool = True
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result: the record, how similar it looks, and whether its geometry was verified."""
+
+    record: StoredRecord
+    similarity: float
+    verification: Verification
+
+    @property
+    def score(self) -> float:
+        """Inlier count plus global similarity (0-1): the value results are ranked by."""
+        return round(self.verification.inliers + self.similarity, 4)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record.record_id,
+            "collection": self.record.collection,
+            "score": self.score,
+            "verified": self.verification.verified,
+            "inliers": self.verification.inliers,
+            "similarity": round(self.similarity, 4),
+            "region": self.verification.region,
+            "query_region": self.verification.query_region,
+            "metadata": self.record.metadata,
+        }
+
+
+@dataclass
+class SearchResponse:
+    """The ranked hits for one query photo."""
+
+    query: str
+    results: list[SearchHit] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "results": [hit.to_dict() for hit in self.results],
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+
+
+class Searcher:
+    """Search a catalog with photos. Loading builds (or reuses) the in-memory indexes once.
+
+    Example:
+        >>> searcher = Searcher(Catalog("./catalog"))
+        >>> searcher.search("photo.jpg", top_k=5).results[0].record.record_id
+    """
+
+    def __init__(self, catalog: Catalog, options: SearchOptions | None = None, cnn: CNNExtractor | None = None):
+        self.catalog = catalog
+        self.options = options or SearchOptions()
+        self.cnn = cnn or CNNExtractor()
+        self.sift = SiftExtractor(max_side=1024, max_features=2000)
+        self.keys, vectors, self.collections = catalog.global_vectors()
+        if len(self.keys) == 0:
+            raise PlatemarkError(f"{catalog.path}: the catalog holds no records")
+        self.global_index = GlobalIndex(vectors)
+        self.local_index = load_local_index(catalog, self.keys)
+        self.records = catalog.records()
+        self._row_of_collection = np.array(self.collections)
+
+    def search(
+        self,
+        image: ImageSource | np.ndarray,
+        top_k: int = 10,
+        collections: list[str] | None = None,
+        name: str | None = None,
+    ) -> SearchResponse:
+        """Rank the catalog's records for one photo.
+
+        Args:
+            image: a path, image bytes, or an RGB array.
+            top_k: how many results to return.
+            collections: only search these collections (all when None).
+
+        Raises:
+            UnreadableImage: the photo cannot be decoded.
+        """
+        started = time.perf_counter()
+        query_name = name or ("upload" if isinstance(image, bytes | np.ndarray) else str(image))
+        rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
+        allowed = self._allowed(collections)
+        query_vector = self.cnn.extract(rgb)
+        rows, sims = self.global_index.search(query_vector, max(top_k, self.options.global_candidates), allowed)
+        similarity = dict(zip(rows.tolist(), sims.tolist(), strict=True))
+
+        verifications = self._verify(rgb, rows[: self.options.global_candidates], allowed, mirrored=False)
+        if self.options.try_mirror and not any(v.verified for v in verifications.values()):
+            for row, found in self._verify(rgb, rows[: self.options.global_candidates], allowed, mirrored=True).items():
+                if found.inliers > verifications.get(row, NOT_VERIFIED).inliers:
+                    verifications[row] = found
+
+        missing = [r for r in verifications if r not in similarity]
+        if missing:
+            vectors = self.global_index.index.reconstruct_batch(np.array(missing, np.int64))
+            similarity.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
+        ranked = sorted(
+            set(similarity) | set(verifications),
+            key=lambda r: (
+                verifications.get(r, NOT_VERIFIED).verified,
+                verifications.get(r, NOT_VERIFIED).inliers,
+                similarity[r],
+            ),
+            reverse=True,
+        )[:top_k]
+        hits = [
+            SearchHit(self.records[int(self.keys[r])], float(similarity[r]), verifications.get(r, NOT_VERIFIED))
+            for r in ranked
+        ]
+        return SearchResponse(query_name, hits, (time.perf_counter() - started) * 1000)
+
+    def _allowed(self, collections: list[str] | None) -> np.ndarray | None:
+        if not collections:
+            return None
+        unknown = set(collections) - set(self.collections)
+        if unknown:
+            raise PlatemarkError(f"unknown collection(s): {', '.join(sorted(unknown))}")
+        return np.isin(self._row_of_collection, collections)
+
+    def _verify(
+        self, rgb: np.ndarray, global_rows: np.ndarray, allowed: np.ndarray | None, mirrored: bool
+    ) -> dict[int, Verification]:
+        """Verify the vote and global candidates; returns {record row: verification}."""
+        opts = self.options
+        photo = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
+        features = self.sift.extract(photo)
+        if mirrored:
+            points = features.points.copy()
+            points[:, 0] = features.width - points[:, 0]
+            features = LocalFeatures(points, features.descriptors, features.width, features.height)
+        matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
+        votes = np.bincount(matches.owner, minlength=len(self.keys))
+        if allowed is not None:
+            votes[~allowed] = 0
+        by_votes = np.argsort(-votes, kind="stable")[: opts.vote_candidates]
+        candidates = [int(r) for r in by_votes if votes[r] >= opts.min_votes]
+        candidates += [int(r) for r in global_rows if int(r) not in candidates]
+        results = {}
+        shortlist = {int(r) for r in global_rows}
+        for row in candidates:
+            query_idx, ref_rows = matches.of(row)
+            if row in shortlist and len(query_idx) < 3 * opts.min_votes:
+                query_idx, ref_rows = self.local_index.match_record(features.descriptors, row, opts.ratio)
+            record = self.records[int(self.keys[row])]
+            results[row] = verify(
+                features.points[query_idx],
+                self.local_index.points[ref_rows],
+                (features.width, features.height),
+                (record.width, record.height),
+            )
+        return results
+
+
+def load_local_index(catalog: Catalog, keys: np.ndarray) -> LocalIndex:
+    """The catalog's local-feature index: the saved one if current, else rebuilt (and saved)."""
+    generation = catalog.generation
+    index = LocalIndex.load(catalog.index_dir, generation)
+    if index is not None:
+        return index
+    row_of_key = {int(k): i for i, k in enumerate(keys)}
+    owners, points, descriptors = [], [], []
+    for key, record_points, record_descriptors in catalog.local_features():
+        owners.append(np.full(len(record_points), row_of_key[key], np.int32))
+        points.append(record_points)
+        descriptors.append(record_descriptors)
+    index = LocalIndex(
+        np.concatenate(owners) if owners else np.zeros(0, np.int32),
+        np.concatenate(points) if points else np.zeros((0, 2), np.float32),
+        np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.uint8),
+    )
+    with contextlib.suppress(OSError):  # a read-only catalog still searches, rebuilding in memory
+        index.save(catalog.index_dir, generation)
+    return index

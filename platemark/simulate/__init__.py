@@ -1,0 +1,1 @@
+"""Synthetic data for measuring retrieval: phone photos of prints, and hatched prints."""
