@@ -35,7 +35,7 @@ def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, p
     """
     queries = read_ground_truth(ground_truth)
     responses = []
-    for query in tqdm(queries, desc="evaluate", unit="query", disable=not progress):
+    for query in tqdm(queries, desc="evaluate", unit="query", disable=None if progress else True):
         try:
             responses.append(searcher.search(query.path, top_k=top_k))
         except UnreadableImage as exc:

@@ -3,6 +3,8 @@
 Prints are hatching and stipple; at full resolution SIFT fires on individual lines,
 which moiré and the phone's resampling destroy. Working on an area-averaged copy
 (long side `max_side`) turns hatching into tone, so reference and photo agree.
+Measured on simulated engravings: references at 768 px verified 73% of true pairs,
+at 384 px 100%, with no loss on the museum photos (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class LocalFeatures:
 
 DESCRIPTOR_SCALE = 512.0
 
+#: Long side (px) at which collection images are analysed.
+REFERENCE_SIDE = 384
+#: Long side (px) at which query photos are analysed: larger, as the print fills only part of it.
+QUERY_SIDE = 512
+
 
 class SiftExtractor:
     """RootSIFT on a resized grey copy of the image.
@@ -42,10 +49,10 @@ class SiftExtractor:
         >>> features = SiftExtractor(max_side=768).extract(load_image("print.jpg"))
     """
 
-    name = "rootsift"
-    version = 1
+    name = "rootsift-tone"
+    version = 2
 
-    def __init__(self, max_side: int = 768, max_features: int = 1000):
+    def __init__(self, max_side: int = REFERENCE_SIDE, max_features: int = 1000):
         self.max_side = max_side
         self.max_features = max_features
         self._sift = cv2.SIFT_create(nfeatures=max_features * 2, contrastThreshold=0.02)

@@ -202,7 +202,7 @@ def _extract_all(
     paths: list[Path], workers: int | None, progress: bool, label: str
 ) -> Iterator[Extracted | UnreadableImage]:
     """Features for each path, in order, from a pool of worker processes when worth it."""
-    bar = tqdm(total=len(paths), desc=f"ingest {label}", unit="img", disable=not progress or not paths)
+    bar = tqdm(total=len(paths), desc=f"ingest {label}", unit="img", disable=None if progress and paths else True)
     workers = workers or os.cpu_count() or 1
     if len(paths) < POOL_THRESHOLD or workers == 1:
         worker = FeatureWorker()

@@ -11,7 +11,7 @@ import numpy as np
 
 from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
-from platemark.extract.sift import LocalFeatures, SiftExtractor
+from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.ingest.images import ImageSource, load_image
 from platemark.search.knn import GlobalIndex
 from platemark.search.local import LocalIndex
@@ -89,7 +89,7 @@ class Searcher:
         self.catalog = catalog
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
-        self.sift = SiftExtractor(max_side=1024, max_features=2000)
+        self.sift = SiftExtractor(max_side=QUERY_SIDE, max_features=2000)
         self.keys, vectors, self.collections = catalog.global_vectors()
         if len(self.keys) == 0:
             raise PlatemarkError(f"{catalog.path}: the catalog holds no records")

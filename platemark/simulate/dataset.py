@@ -68,7 +68,7 @@ def simulate(
         _write_metadata(out / "collection" / "metadata.csv", [r for i, r in enumerate(records) if i not in held_out])
     steps = range(len(records)) if hatch else photographed
     photo_index = {record: n for n, record in enumerate(photographed)}
-    for i in tqdm(steps, desc="simulate", unit="img", disable=not progress):
+    for i in tqdm(steps, desc="simulate", unit="img", disable=None if progress else True):
         record = records[i]
         try:
             image = load_image(record.image_path, max_side=1600)
