@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, p
         >>> evaluate(Searcher(Catalog("./catalog")), "bench/ground_truth.csv").summary["recall@1"]
     """
     queries = read_ground_truth(ground_truth)
+    with contextlib.suppress(UnreadableImage):  # warm-up: load the model before timing
+        searcher.search(queries[0].path, top_k=top_k)
     responses = []
     for query in tqdm(queries, desc="evaluate", unit="query", disable=None if progress else True):
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.ingest.images import ImageSource, load_image
 from platemark.search.knn import GlobalIndex
-from platemark.search.local import LocalIndex
+from platemark.search.local import Correspondences, LocalIndex
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.sqlite import Catalog, StoredRecord
 
@@ -68,13 +69,23 @@ class SearchResponse:
     query: str
     results: list[SearchHit] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    stages_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "results": [hit.to_dict() for hit in self.results],
             "elapsed_ms": round(self.elapsed_ms, 1),
+            "stages_ms": {stage: round(ms, 1) for stage, ms in self.stages_ms.items()},
         }
+
+
+@contextlib.contextmanager
+def _timed(stages: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the wall time of the block to stages[stage], in milliseconds."""
+    started = time.perf_counter()
+    yield
+    stages[stage] = stages.get(stage, 0.0) + (time.perf_counter() - started) * 1000
 
 
 class Searcher:
@@ -116,16 +127,20 @@ class Searcher:
             UnreadableImage: the photo cannot be decoded.
         """
         started = time.perf_counter()
+        stages: dict[str, float] = {}
         query_name = name or ("upload" if isinstance(image, bytes | np.ndarray) else str(image))
-        rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
         allowed = self._allowed(collections)
-        query_vector = self.cnn.extract(rgb)
-        rows, sims = self.global_index.search(query_vector, max(top_k, self.options.global_candidates), allowed)
+        with _timed(stages, "decode"):
+            rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
+        with _timed(stages, "global"):
+            query_vector = self.cnn.extract(rgb)
+            rows, sims = self.global_index.search(query_vector, max(top_k, self.options.global_candidates), allowed)
         similarity = dict(zip(rows.tolist(), sims.tolist(), strict=True))
 
-        verifications = self._verify(rgb, rows[: self.options.global_candidates], allowed, mirrored=False)
+        shortlist = rows[: self.options.global_candidates]
+        verifications = self._verify(rgb, shortlist, allowed, stages, mirrored=False)
         if self.options.try_mirror and not any(v.verified for v in verifications.values()):
-            for row, found in self._verify(rgb, rows[: self.options.global_candidates], allowed, mirrored=True).items():
+            for row, found in self._verify(rgb, shortlist, allowed, stages, mirrored=True).items():
                 if found.inliers > verifications.get(row, NOT_VERIFIED).inliers:
                     verifications[row] = found
 
@@ -146,7 +161,7 @@ class Searcher:
             SearchHit(self.records[int(self.keys[r])], float(similarity[r]), verifications.get(r, NOT_VERIFIED))
             for r in ranked
         ]
-        return SearchResponse(query_name, hits, (time.perf_counter() - started) * 1000)
+        return SearchResponse(query_name, hits, (time.perf_counter() - started) * 1000, stages)
 
     def _allowed(self, collections: list[str] | None) -> np.ndarray | None:
         if not collections:
@@ -157,17 +172,20 @@ class Searcher:
         return np.isin(self._row_of_collection, collections)
 
     def _verify(
-        self, rgb: np.ndarray, global_rows: np.ndarray, allowed: np.ndarray | None, mirrored: bool
+        self,
+        rgb: np.ndarray,
+        global_rows: np.ndarray,
+        allowed: np.ndarray | None,
+        stages: dict[str, float],
+        mirrored: bool,
     ) -> dict[int, Verification]:
         """Verify the vote and global candidates; returns {record row: verification}."""
         opts = self.options
         photo = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
-        features = self.sift.extract(photo)
-        if mirrored:
-            points = features.points.copy()
-            points[:, 0] = features.width - points[:, 0]
-            features = LocalFeatures(points, features.descriptors, features.width, features.height)
-        matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
+        with _timed(stages, "local_features"):
+            features = self.sift.extract(photo)
+        with _timed(stages, "local_votes"):
+            matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
         votes = np.bincount(matches.owner, minlength=len(self.keys))
         if allowed is not None:
             votes[~allowed] = 0
@@ -176,18 +194,29 @@ class Searcher:
         candidates += [int(r) for r in global_rows if int(r) not in candidates]
         results = {}
         shortlist = {int(r) for r in global_rows}
-        for row in candidates:
-            query_idx, ref_rows = matches.of(row)
-            if row in shortlist and len(query_idx) < 3 * opts.min_votes:
-                query_idx, ref_rows = self.local_index.match_record(features.descriptors, row, opts.ratio)
-            record = self.records[int(self.keys[row])]
-            results[row] = verify(
-                features.points[query_idx],
-                self.local_index.points[ref_rows],
-                (features.width, features.height),
-                (record.width, record.height),
-            )
+        with _timed(stages, "verify"):
+            for row in candidates:
+                results[row] = self._verify_one(row, features, matches, row in shortlist, mirrored)
         return results
+
+    def _verify_one(
+        self, row: int, features: LocalFeatures, matches: Correspondences, shortlisted: bool, mirrored: bool
+    ) -> Verification:
+        """Geometric verification of one candidate record."""
+        opts = self.options
+        query_idx, ref_rows = matches.of(row)
+        if shortlisted and len(query_idx) < 3 * opts.min_votes:
+            query_idx, ref_rows = self.local_index.match_record(features.descriptors, row, opts.ratio)
+        record = self.records[int(self.keys[row])]
+        found = verify(
+            features.points[query_idx],
+            self.local_index.points[ref_rows],
+            (features.width, features.height),
+            (record.width, record.height),
+        )
+        # MAGSAC rejects reflections, so a mirror scan is verified against the flipped
+        # photo and only the outline in the photo is flipped back.
+        return found.flipped(features.width) if mirrored else found
 
 
 def load_local_index(catalog: Catalog, keys: np.ndarray) -> LocalIndex:

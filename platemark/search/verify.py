@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -25,6 +25,12 @@ class Verification:
     @property
     def verified(self) -> bool:
         return self.inliers >= VERIFIED_INLIERS and self.region is not None
+
+    def flipped(self, photo_width: int) -> Verification:
+        """The same match for the left-right mirror of the photo it was found in."""
+        if self.query_region is None:
+            return self
+        return replace(self, query_region=[[round(photo_width - x, 1), y] for x, y in self.query_region])
 
 
 NOT_VERIFIED = Verification(0, None, None)

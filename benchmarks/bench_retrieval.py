@@ -1,0 +1,144 @@
+"""Accuracy, latency and ingest speed on the shared benchmark data; prints one table.
+
+    python benchmarks/bench_retrieval.py --bench ../shared/bench [--work /tmp/platemark-bench]
+
+Three sets (see benchmarks/README.md):
+  museum   ../shared/bench/museum: real gallery photos, incl. photos of artworks not in the collection
+  aic      synthetic phone photos of ../shared/bench/aic paintings; the museum set is a distractor collection
+  hatched  aic + museum images rendered as engravings (platemark simulate --hatch); phone photos of them,
+           40 engravings left out of the collection and photographed as not-in-collection queries
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from platemark.evaluate.run import evaluate
+from platemark.ingest.pipeline import ingest
+from platemark.search.engine import Searcher
+from platemark.simulate.dataset import simulate
+from platemark.store.sqlite import Catalog
+
+COLUMNS = (
+    "set",
+    "records",
+    "queries",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mAP",
+    "not_in_collection_rejected",
+    "false_verified",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "ingest_img_s",
+)
+
+
+def timed_ingest(folder: Path, catalog: Path, collection: str | None = None) -> float:
+    """Ingest and return images per second (wall clock, incl. worker start-up and index build)."""
+    started = time.perf_counter()
+    report = ingest(folder, catalog, collection=collection, progress=False)
+    if not report.ok:
+        raise SystemExit(f"ingest of {folder} failed: {report.failed[:3]}")
+    return report.added / (time.perf_counter() - started)
+
+
+def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float) -> dict:
+    with Catalog(catalog) as store:
+        records = store.count()
+    searcher = Searcher(Catalog(catalog))
+    result = evaluate(searcher, ground_truth, progress=False)
+    stages = {}
+    for response in result.responses:
+        for stage, ms in response.stages_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    return {
+        "set": name,
+        "records": records,
+        **result.summary,
+        "ingest_img_s": round(ingest_rate, 1),
+        "stages_ms_mean": {s: round(float(np.mean(v)), 1) for s, v in stages.items()},
+    }
+
+
+def museum(bench: Path, work: Path) -> dict:
+    catalog = work / "museum-catalog"
+    rate = timed_ingest(bench / "museum" / "collection", catalog, "museum")
+    return run_set("museum", catalog, bench / "museum" / "ground_truth.csv", rate)
+
+
+def aic(bench: Path, work: Path) -> dict:
+    catalog = work / "aic-catalog"
+    rate = timed_ingest(bench / "aic", catalog, "aic")
+    timed_ingest(bench / "museum" / "collection", catalog, "museum")
+    sim = simulate(bench / "aic", work / "aic-queries", queries=200, seed=1, progress=False)
+    return run_set("aic+museum distractors", catalog, sim.ground_truth, rate)
+
+
+def hatched(bench: Path, work: Path) -> dict:
+    source = work / "hatch-source" / "images"
+    source.mkdir(parents=True)
+    for image in [*(bench / "aic" / "images").glob("*.jpg"), *(bench / "museum/collection/images").glob("*.jpg")]:
+        (source / image.name).symlink_to(image.resolve())
+    sim = simulate(source.parent, work / "hatched", queries=150, unknown=40, hatch=True, seed=2, progress=False)
+    catalog = work / "hatched-catalog"
+    rate = timed_ingest(sim.collection, catalog, "hatched")
+    return run_set("hatched prints", catalog, sim.ground_truth, rate)
+
+
+SETS = {"museum": museum, "aic": aic, "hatched": hatched}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench"))
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    args = parser.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    rows = [SETS[name](args.bench, args.work) for name in args.sets.split(",")]
+
+    print(" | ".join(COLUMNS))
+    print(" | ".join("---" for _ in COLUMNS))
+    for row in rows:
+        print(" | ".join(str(row.get(c)) for c in COLUMNS))
+    print("\nmean time per query stage (ms):")
+    for row in rows:
+        print(f"  {row['set']}: " + ", ".join(f"{s} {ms}" for s, ms in row["stages_ms_mean"].items()))
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    out = results / f"{date.today()}-{commit or 'nocommit'}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "bench_retrieval",
+                "rows": rows,
+                "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
+                "versions": {
+                    p: version(p)
+                    for p in ("platemark", "torch", "opencv-contrib-python-headless", "faiss-cpu", "numpy")
+                },
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from platemark.demo import sample_image
+from platemark.errors import PlatemarkError, UnreadableImage
+from platemark.search.engine import Searcher
+from platemark.simulate.photos import PhotoSettings, phone_photo
+
+STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0.5)
+
+
+def top_verified(searcher: Searcher, photo: np.ndarray, **kwargs: object) -> list[str]:
+    return [h.record.record_id for h in searcher.search(photo, **kwargs).results if h.verification.verified]
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "coffee", "chelsea", "moon", "page"])
+def test_search_finds_phone_photo_of_print(searcher: Searcher, sample_images: dict, name: str) -> None:
+    photo = phone_photo(sample_images[name], np.random.default_rng(7), STEADY)
+    response = searcher.search(photo)
+    assert response.results[0].record.record_id == name
+    assert response.results[0].verification.verified
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_search_finds_rotated_photo(searcher: Searcher, sample_images: dict, turns: int) -> None:
+    photo = np.rot90(phone_photo(sample_images["camera"], np.random.default_rng(turns), STEADY), turns)
+    assert top_verified(searcher, np.ascontiguousarray(photo))[:1] == ["camera"]
+
+
+def test_search_finds_mirrored_scan(searcher: Searcher, sample_images: dict) -> None:
+    mirrored = np.ascontiguousarray(sample_images["astronaut"][:, ::-1])
+    photo = phone_photo(mirrored, np.random.default_rng(3), STEADY)
+    assert top_verified(searcher, photo)[:1] == ["astronaut"]
+
+
+def test_search_locates_detail_crop_in_reference(searcher: Searcher, sample_images: dict) -> None:
+    image = sample_images["hubble_deep_field"]
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = width // 4, height // 3, width * 3 // 4, height * 5 // 6
+    detail = cv2.resize(image[y0:y1, x0:x1], None, fx=1.5, fy=1.5)
+    hit = searcher.search(detail).results[0]
+    assert hit.record.record_id == "hubble_deep_field" and hit.verification.verified
+    region = np.array(hit.verification.region)
+    assert np.allclose(region.min(axis=0), [x0, y0], atol=0.03 * width)
+    assert np.allclose(region.max(axis=0), [x1, y1], atol=0.03 * width)
+
+
+def test_search_finds_both_prints_in_one_photo(searcher: Searcher, sample_images: dict) -> None:
+    left = cv2.resize(sample_images["chelsea"], (450, 300))
+    right = cv2.resize(sample_images["coffee"], (450, 300))
+    wall = np.full((500, 1100, 3), 180, np.uint8)
+    wall[100:400, 50:500], wall[100:400, 600:1050] = left, right
+    assert set(top_verified(searcher, wall)[:2]) == {"chelsea", "coffee"}
+
+
+def test_photo_of_object_not_in_collection_has_no_verified_match(searcher: Searcher) -> None:
+    photo = phone_photo(sample_image("rocket", "photograph", 0), np.random.default_rng(1), STEADY)
+    assert top_verified(searcher, photo) == []
+    assert searcher.search(photo).results, "unverified results are still listed by similarity"
+
+
+def test_search_limited_to_one_collection(searcher: Searcher, sample_images: dict) -> None:
+    photo = phone_photo(sample_images["coins"], np.random.default_rng(2), STEADY)
+    hits = searcher.search(photo, collections=["second"]).results
+    assert {h.record.collection for h in hits} == {"second"}
+    assert hits[0].record.record_id == "coins" and hits[0].verification.verified
+
+
+def test_search_unknown_collection_is_an_error(searcher: Searcher, sample_images: dict) -> None:
+    with pytest.raises(PlatemarkError, match="unknown collection"):
+        searcher.search(sample_images["coins"], collections=["nope"])
+
+
+def test_search_corrupt_upload_raises_unreadable_image(searcher: Searcher) -> None:
+    with pytest.raises(UnreadableImage):
+        searcher.search(b"\xff\xd8\xff\xe0 not really a jpeg")
+
+
+def test_search_json_shape(searcher: Searcher, sample_images: dict) -> None:
+    payload = searcher.search(sample_images["moon"], top_k=3).to_dict()
+    assert {"query", "results", "elapsed_ms"} <= set(payload)
+    assert len(payload["results"]) == 3
+    assert {"record_id", "collection", "score", "verified", "inliers", "region", "metadata"} <= set(
+        payload["results"][0]
+    )
+    assert len(payload["results"][0]["region"]) == 4

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from platemark.cli import cli
+from platemark.simulate.photos import PhotoSettings, phone_photo
+from platemark.store.sqlite import Catalog
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory, sample_images: dict) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for seed, name in enumerate(("camera", "coins", "moon")):
+        photo = phone_photo(sample_images[name], np.random.default_rng(seed), PhotoSettings(quarter_turn=0))
+        Image.fromarray(photo).save(folder / f"{name}.jpg")
+    (folder / "ground_truth.csv").write_text("query,record_ids\ncamera.jpg,camera\ncoins.jpg,coins\nmoon.jpg,moon\n")
+    return folder
+
+
+def test_search_json_is_the_documented_contract(runner: CliRunner, catalog_path: Path, photos: Path) -> None:
+    result = runner.invoke(
+        cli, ["search", str(photos / "camera.jpg"), "--catalog", str(catalog_path), "--json", "--top", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert {"query", "results", "elapsed_ms"} <= set(payload)
+    top = payload["results"][0]
+    assert top["record_id"] == "camera" and top["verified"] is True and top["inliers"] >= 18
+    assert top["metadata"]["title"] == "The cameraman"
+
+
+def test_search_folder_writes_one_csv_row_per_photo(
+    runner: CliRunner, catalog_path: Path, photos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "matches.csv"
+    result = runner.invoke(cli, ["search", str(photos), "--catalog", str(catalog_path), "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("query,record_id,collection,verified")
+    assert {line.split(",")[1] for line in lines[1:]} == {"camera", "coins", "moon"}
+
+
+def test_evaluate_json_has_contract_keys(runner: CliRunner, catalog_path: Path, photos: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    result = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            str(photos / "ground_truth.csv"),
+            "--catalog",
+            str(catalog_path),
+            "--json",
+            "--report",
+            str(report),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary) == {
+        "queries",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mAP",
+        "not_in_collection_rejected",
+        "false_verified",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    }
+    assert summary["recall@1"] == 1.0 and summary["false_verified"] == 0.0
+    assert "<svg" in report.read_text()
+
+
+def test_info_lists_collections(runner: CliRunner, catalog_path: Path) -> None:
+    result = runner.invoke(cli, ["info", "--catalog", str(catalog_path), "--json"])
+    assert result.exit_code == 0
+    info = json.loads(result.output)
+    assert info["collections"] == {"samples": 13, "second": 2}
+    assert info["extractors"]["global"].startswith("efficientnet-lite0")
+
+
+def test_ingest_exits_1_and_lists_bad_files(runner: CliRunner, tmp_path: Path, sample_images: dict) -> None:
+    (tmp_path / "col" / "images").mkdir(parents=True)
+    Image.fromarray(sample_images["moon"]).save(tmp_path / "col" / "images" / "moon.png")
+    (tmp_path / "col" / "images" / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    result = runner.invoke(cli, ["ingest", str(tmp_path / "col"), "--catalog", str(tmp_path / "cat")])
+    assert result.exit_code == 1
+    assert "1 added" in result.output and "broken.jpg" in result.output
+    assert Catalog(tmp_path / "cat").count() == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "{photo}", "--catalog", "{tmp}/nothing"], "no catalog here"),
+        (["search", "{tmp}/notes.txt", "--catalog", "{catalog}"], "not a recognised image"),
+        (["search", "{photo}", "--catalog", "{catalog}", "--collection", "nope"], "unknown collection"),
+        (["evaluate", "{tmp}/notes.txt", "--catalog", "{catalog}"], "expected columns query,record_ids"),
+        (["ingest", "{tmp}/empty", "--catalog", "{tmp}/cat"], "no images found"),
+    ],
+    ids=["missing-catalog", "not-an-image", "unknown-collection", "bad-ground-truth", "empty-collection"],
+)
+def test_bad_input_gives_message_not_traceback(
+    runner: CliRunner, tmp_path: Path, catalog_path: Path, photos: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "empty").mkdir()
+    values = {"photo": photos / "moon.jpg", "tmp": tmp_path, "catalog": catalog_path}
+    result = runner.invoke(cli, [a.format(**values) for a in args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
