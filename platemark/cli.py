@@ -6,11 +6,14 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from platemark.errors import PlatemarkError
+
+if TYPE_CHECKING:
+    from platemark.search.engine import SearchResponse
 
 catalog_option = click.option(
     "--catalog",
@@ -120,7 +123,7 @@ def search(
         sys.exit(1)
 
 
-def _print_response(response: Any) -> None:
+def _print_response(response: SearchResponse) -> None:
     click.echo(f"{response.query}  ({response.elapsed_ms:.0f} ms)")
     if not response.results:
         click.echo("  no results")
@@ -133,7 +136,7 @@ def _print_response(response: Any) -> None:
         )
 
 
-def _write_batch_csv(path: Path, responses: list[Any], errors: dict[str, str]) -> None:
+def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[str, str]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(

@@ -6,12 +6,17 @@ import base64
 import html
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from platemark.evaluate.run import Evaluation
 from platemark.store.sqlite import Catalog
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 MAX_FAILURES = 60
 
@@ -45,7 +50,7 @@ def write_report(evaluation: Evaluation, path: str | Path, *, catalog: Catalog) 
     Path(path).write_text("".join(parts), encoding="utf-8")
 
 
-def _score_plot(evaluation: Evaluation):
+def _score_plot(evaluation: Evaluation) -> Figure:
     from platemark.search.verify import VERIFIED_INLIERS
 
     true, false = [], []
@@ -63,7 +68,7 @@ def _score_plot(evaluation: Evaluation):
     return figure
 
 
-def _recall_plot(evaluation: Evaluation):
+def _recall_plot(evaluation: Evaluation) -> Figure:
     ks = list(range(1, 11))
     known = [(q, r) for q, r in zip(evaluation.queries, evaluation.responses, strict=True) if q.record_ids]
     recalls = [
@@ -79,7 +84,7 @@ def _recall_plot(evaluation: Evaluation):
     return figure
 
 
-def _figure():
+def _figure() -> tuple[Figure, Axes]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,7 +93,7 @@ def _figure():
     return plt.subplots(figsize=(7, 3.2), layout="constrained")
 
 
-def _svg(figure) -> str:
+def _svg(figure: Figure) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()

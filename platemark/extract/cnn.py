@@ -8,11 +8,15 @@ from __future__ import annotations
 import contextlib
 import io
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from platemark.extract.weights import WEIGHTS
+
+if TYPE_CHECKING:
+    import torch
 
 
 class CNNExtractor:
@@ -30,13 +34,13 @@ class CNNExtractor:
     version = 1
     dim = 1280
 
-    def __init__(self, short_side: int = 224, gem_p: float = 3.0, threads: int | None = None):
+    def __init__(self, short_side: int = 224, gem_p: float = 3.0, threads: int | None = None) -> None:
         self.short_side = short_side
         self.gem_p = gem_p
         self.threads = threads
 
     @cached_property
-    def _model(self):
+    def _model(self) -> torch.nn.Module:
         import torch
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -47,7 +51,7 @@ class CNNExtractor:
             model = EfficientNet.from_pretrained(weights.model_name, weights_path=str(weights.path()))
         return model.eval()
 
-    def _tensor(self, rgb: np.ndarray):
+    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
         import torch
 
         height, width = rgb.shape[:2]

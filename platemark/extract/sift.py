@@ -52,7 +52,7 @@ class SiftExtractor:
     name = "rootsift-tone"
     version = 2
 
-    def __init__(self, max_side: int = REFERENCE_SIDE, max_features: int = 1000):
+    def __init__(self, max_side: int = REFERENCE_SIDE, max_features: int = 1000) -> None:
         self.max_side = max_side
         self.max_features = max_features
         self._sift = cv2.SIFT_create(nfeatures=max_features * 2, contrastThreshold=0.02)

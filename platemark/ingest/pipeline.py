@@ -71,7 +71,7 @@ class Extracted:
 class FeatureWorker:
     """Decodes an image and computes everything the catalog stores about it."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None) -> None:
         self.cnn = CNNExtractor(threads=threads)
         self.sift = SiftExtractor()
 

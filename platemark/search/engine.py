@@ -96,7 +96,7 @@ class Searcher:
         >>> searcher.search("photo.jpg", top_k=5).results[0].record.record_id
     """
 
-    def __init__(self, catalog: Catalog, options: SearchOptions | None = None, cnn: CNNExtractor | None = None):
+    def __init__(self, catalog: Catalog, options: SearchOptions | None = None, cnn: CNNExtractor | None = None) -> None:
         self.catalog = catalog
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()

@@ -16,7 +16,7 @@ class GlobalIndex:
         >>> index = GlobalIndex(vectors); rows, sims = index.search(query, 10)
     """
 
-    def __init__(self, vectors: np.ndarray):
+    def __init__(self, vectors: np.ndarray) -> None:
         self.size = len(vectors)
         dim = vectors.shape[1] if vectors.size else 1
         if self.size > ANN_THRESHOLD:

@@ -46,7 +46,7 @@ class LocalIndex:
 
     def __init__(
         self, owners: np.ndarray, points: np.ndarray, descriptors: np.ndarray, index: faiss.Index | None = None
-    ):
+    ) -> None:
         self.owners = owners.astype(np.int32)
         self.points = points.astype(np.float32)
         self.descriptors = descriptors

@@ -75,7 +75,7 @@ class Catalog:
         ...     print(catalog.count())
     """
 
-    def __init__(self, path: str | Path, *, create: bool = False, extractors: dict[str, str] | None = None):
+    def __init__(self, path: str | Path, *, create: bool = False, extractors: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         db_path = self.path / "catalog.db"
         if not db_path.exists():
