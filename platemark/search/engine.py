@@ -33,6 +33,9 @@ class SearchOptions:
     neighbours: int = 10
     ratio: float = 0.85
     try_mirror: bool = True
+    #: Long sides at which the photo's local features are tried, in order, until one verifies:
+    #: a print filling only a fifth of the photo needs the larger one.
+    query_sides: tuple[int, ...] = (QUERY_SIDE, 2 * QUERY_SIDE)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ class Searcher:
         self.catalog = catalog
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
-        self.sift = SiftExtractor(max_side=QUERY_SIDE, max_features=2000)
+        self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
         self.keys, vectors, self.collections = catalog.global_vectors()
         if len(self.keys) == 0:
             raise PlatemarkError(f"{catalog.path}: the catalog holds no records")
@@ -138,11 +141,15 @@ class Searcher:
         similarity = dict(zip(rows.tolist(), sims.tolist(), strict=True))
 
         shortlist = rows[: self.options.global_candidates]
-        verifications = self._verify(rgb, shortlist, allowed, stages, mirrored=False)
-        if self.options.try_mirror and not any(v.verified for v in verifications.values()):
-            for row, found in self._verify(rgb, shortlist, allowed, stages, mirrored=True).items():
+        sides = self.options.query_sides
+        passes = [(side, False) for side in sides] + ([(sides[0], True)] if self.options.try_mirror else [])
+        verifications: dict[int, Verification] = {}
+        for side, mirrored in passes:
+            for row, found in self._verify(rgb, shortlist, allowed, stages, side, mirrored).items():
                 if found.inliers > verifications.get(row, NOT_VERIFIED).inliers:
                     verifications[row] = found
+            if any(v.verified for v in verifications.values()):
+                break
 
         missing = [r for r in verifications if r not in similarity]
         if missing:
@@ -177,13 +184,14 @@ class Searcher:
         global_rows: np.ndarray,
         allowed: np.ndarray | None,
         stages: dict[str, float],
+        side: int,
         mirrored: bool,
     ) -> dict[int, Verification]:
         """Verify the vote and global candidates; returns {record row: verification}."""
         opts = self.options
         photo = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
         with _timed(stages, "local_features"):
-            features = self.sift.extract(photo)
+            features = self.sift[side].extract(photo)
         with _timed(stages, "local_votes"):
             matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
         votes = np.bincount(matches.owner, minlength=len(self.keys))

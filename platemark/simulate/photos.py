@@ -19,6 +19,7 @@ class PhotoSettings:
     frame: float = 0.5  # chance of a mount and frame around the print
     glare: float = 0.4  # chance of a specular highlight
     blur: float = 0.5  # chance of defocus or motion blur
+    cover: tuple[float, float] = (0.45, 0.9)  # share of the photo's width or height the print fills
 
 
 def phone_photo(print_rgb: np.ndarray, rng: np.random.Generator, settings: PhotoSettings | None = None) -> np.ndarray:
@@ -37,7 +38,7 @@ def phone_photo(print_rgb: np.ndarray, rng: np.random.Generator, settings: Photo
     photo_w, photo_h = (settings.size, settings.size * 3 // 4)
     if rng.random() < 0.35:
         photo_w, photo_h = photo_h, photo_w
-    cover = rng.uniform(0.45, 0.9)
+    cover = rng.uniform(*settings.cover)
     scale = cover * min(photo_w / width, photo_h / height)
     centre = np.array([photo_w / 2, photo_h / 2]) + rng.uniform(-0.08, 0.08, 2) * [photo_w, photo_h]
     half = np.array([width, height]) * scale / 2
