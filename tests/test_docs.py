@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from platemark.cli import cli
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_is_in_the_readme_and_has_an_example(name: str) -> None:
+    assert f"platemark {name}" in README
+    assert "Example:" in (cli.commands[name].help or "")
