@@ -92,6 +92,7 @@ def search(
     from platemark.errors import UnreadableImage
     from platemark.ingest.sources import image_files
     from platemark.search.engine import Searcher, SearchResponse
+    from platemark.search.filters import RecordFilter
     from platemark.store.sqlite import Catalog
 
     photos = image_files(photo) if photo.is_dir() else [photo]
@@ -102,7 +103,7 @@ def search(
     errors: dict[str, str] = {}
     for path in photos:
         try:
-            responses.append(searcher.search(path, top_k=top_k, collections=list(collections) or None))
+            responses.append(searcher.search(path, top_k=top_k, where=RecordFilter(collections=collections)))
         except UnreadableImage as exc:
             if len(photos) == 1:
                 raise
@@ -237,6 +238,67 @@ def simulate(collection: Path, out: Path, queries: int, seed: int, hatch: bool, 
     if result.collection:
         click.echo(f"collection: {result.collection}")
     click.echo(f"ground truth: {result.ground_truth}")
+
+
+@cli.command()
+@catalog_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes; each searches on its own core.",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="Largest photo upload accepted.",
+)
+@click.option("--root-path", default="", help="URL prefix when served behind a reverse proxy, e.g. /platemark.")
+def serve(catalog: Path, host: str, port: int, workers: int, max_upload_mb: float, root_path: str) -> None:
+    """Serve the web app and the REST API (OpenAPI docs at /docs).
+
+    Example: platemark serve --catalog ./catalog --host 127.0.0.1 --port 8000
+    """
+    import os
+
+    import uvicorn
+
+    from platemark.store.sqlite import Catalog
+
+    Catalog(catalog).close()  # fail here, with a message, if there is no catalog
+    os.environ.update(
+        PLATEMARK_CATALOG=str(catalog.resolve()),
+        PLATEMARK_MAX_UPLOAD_MB=str(max_upload_mb),
+        PLATEMARK_SEARCH_THREADS=str(max(1, (os.cpu_count() or 1) // workers)),
+    )
+    click.echo(f"serving {catalog} on http://{host}:{port}{root_path}/ with {workers} worker(s)", err=True)
+    uvicorn.run(
+        "platemark.web.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        root_path=root_path,
+        access_log=False,
+        log_level="info",
+        log_config=_log_config(),
+    )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus platemark's request log (one line per request) in every worker."""
+    from copy import deepcopy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = deepcopy(LOGGING_CONFIG)
+    config["loggers"]["platemark"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @cli.command()

@@ -27,3 +27,19 @@ class ExtractorMismatch(PlatemarkError):
 
 class EvaluationInputError(PlatemarkError):
     """The ground truth or the retrieved results are not in the expected form."""
+
+
+class RecordNotFound(PlatemarkError):
+    """No record has this collection and id."""
+
+
+class SearchNotFound(PlatemarkError):
+    """No saved search has this id."""
+
+
+class InvalidQuery(PlatemarkError):
+    """The search request is malformed: a crop outside the photo or an unsupported rotation."""
+
+
+class UploadTooLarge(PlatemarkError):
+    """The uploaded photo is larger than the configured limit."""

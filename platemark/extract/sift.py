@@ -55,7 +55,6 @@ class SiftExtractor:
     def __init__(self, max_side: int = REFERENCE_SIDE, max_features: int = 1000) -> None:
         self.max_side = max_side
         self.max_features = max_features
-        self._sift = cv2.SIFT_create(nfeatures=max_features * 2, contrastThreshold=0.02)
 
     def extract(self, rgb: np.ndarray) -> LocalFeatures:
         """Keypoints and RootSIFT descriptors of one RGB image."""
@@ -66,7 +65,9 @@ class SiftExtractor:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         gray = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4)).apply(gray)
-        keypoints, descriptors = self._sift.detectAndCompute(gray, None)
+        # A detector per call: cheap, and safe when web workers search from several threads.
+        sift = cv2.SIFT_create(nfeatures=self.max_features * 2, contrastThreshold=0.02)
+        keypoints, descriptors = sift.detectAndCompute(gray, None)
         if descriptors is None or not keypoints:
             return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), width, height)
         keep = _spread(keypoints, gray.shape, self.max_features)

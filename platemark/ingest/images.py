@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from platemark.errors import UnreadableImage
+from platemark.errors import InvalidQuery, UnreadableImage
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
 
@@ -96,11 +96,53 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def save_thumbnail(rgb: np.ndarray, path: Path, max_side: int = 512) -> None:
-    """Write a JPEG preview of the image, atomically, for reports and the web app."""
+def encode_jpeg(rgb: np.ndarray, max_side: int | None = None, quality: int = 85) -> bytes:
+    """JPEG bytes of the image, shrunk to max_side if given."""
     image = Image.fromarray(rgb)
-    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a file so that readers never see it half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    image.save(partial, "JPEG", quality=85)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data)
     partial.replace(path)
+
+
+def prepare_query(
+    data: bytes, *, rotate: int = 0, crop: tuple[int, int, int, int] | None = None, max_side: int = 1600
+) -> np.ndarray:
+    """Decode an uploaded photo, turn it, cut out the print, and shrink it for searching.
+
+    Args:
+        data: the image file's bytes.
+        rotate: clockwise quarter turns in degrees (0, 90, 180, 270), applied first.
+        crop: (x, y, width, height) in pixels of the turned photo.
+        max_side: longest side of the result.
+
+    Raises:
+        UnreadableImage: the data is not a decodable image.
+        InvalidQuery: unsupported rotation, or a crop that is empty or leaves the photo.
+
+    Example:
+        >>> rgb = prepare_query(upload_bytes, rotate=90, crop=(120, 40, 800, 1000))
+    """
+    if rotate % 90 or not 0 <= rotate < 360:
+        raise InvalidQuery(f"rotate must be 0, 90, 180 or 270, not {rotate}")
+    rgb = np.rot90(load_image(data), k=-(rotate // 90))
+    if crop is not None:
+        x, y, width, height = crop
+        if width < 16 or height < 16 or x < 0 or y < 0 or x + width > rgb.shape[1] or y + height > rgb.shape[0]:
+            raise InvalidQuery(
+                f"crop {x},{y},{width},{height} does not fit in the {rgb.shape[1]}x{rgb.shape[0]} photo "
+                "(or is smaller than 16 pixels)"
+            )
+        rgb = rgb[y : y + height, x : x + width]
+    image = Image.fromarray(np.ascontiguousarray(rgb))
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(image)

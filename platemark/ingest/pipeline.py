@@ -17,13 +17,14 @@ from tqdm import tqdm
 from platemark.errors import UnreadableImage
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures, SiftExtractor
-from platemark.ingest.images import load_image, save_thumbnail
+from platemark.ingest.images import encode_jpeg, load_image, write_atomically
 from platemark.ingest.sources import PrintRecord, read_collection
 from platemark.search.engine import load_local_index
 from platemark.store.sqlite import Catalog
 
-#: Longest side at which collection images are decoded for features and thumbnails.
+#: Longest side at which collection images are decoded, analysed and kept for display.
 INGEST_MAX_SIDE = 1600
+THUMBNAIL_SIDE = 512
 
 #: Two perceptual hashes closer than this many bits (of 64) show the same picture.
 PLACEHOLDER_DISTANCE = 8
@@ -65,7 +66,8 @@ class Extracted:
     global_vector: np.ndarray
     local: LocalFeatures
     phash: np.ndarray
-    thumbnail: np.ndarray
+    display_jpeg: bytes  # the analysed image: region coordinates refer to its pixels
+    thumbnail_jpeg: bytes
 
 
 class FeatureWorker:
@@ -77,8 +79,13 @@ class FeatureWorker:
 
     def __call__(self, path: Path) -> Extracted:
         rgb = load_image(path, max_side=INGEST_MAX_SIDE)
-        thumb = cv2.resize(rgb, _fit(rgb.shape, 512), interpolation=cv2.INTER_AREA)
-        return Extracted(self.cnn.extract(rgb), self.sift.extract(rgb), perceptual_hash(rgb), thumb)
+        return Extracted(
+            self.cnn.extract(rgb),
+            self.sift.extract(rgb),
+            perceptual_hash(rgb),
+            encode_jpeg(rgb, quality=90),
+            encode_jpeg(rgb, max_side=THUMBNAIL_SIDE),
+        )
 
 
 _worker: FeatureWorker  # set in each worker process by _init_worker
@@ -160,7 +167,8 @@ def ingest(
                 placeholders.append(record.record_id)
                 continue
             is_update = record.record_id in known
-            save_thumbnail(result.thumbnail, catalog.thumbs_dir / f"{digest}.jpg")
+            write_atomically(catalog.images_dir / f"{digest}.jpg", result.display_jpeg)
+            write_atomically(catalog.thumbs_dir / f"{digest}.jpg", result.thumbnail_jpeg)
             catalog.upsert(
                 collection=source.name,
                 record_id=record.record_id,
@@ -181,7 +189,7 @@ def ingest(
         if prune:
             present = {r.record_id for r in source.records}
             report.pruned = catalog.delete(source.name, sorted(set(known) - present))
-        catalog.remove_orphan_thumbnails()
+        catalog.remove_orphan_images()
         keys, _, _ = catalog.global_vectors()
         if len(keys):
             load_local_index(catalog, keys)
@@ -218,9 +226,3 @@ def _extract_all(
                 yield result
                 bar.update()
     bar.close()
-
-
-def _fit(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
-    height, width = shape[:2]
-    scale = min(1.0, max_side / max(height, width))
-    return max(1, round(width * scale)), max(1, round(height * scale))

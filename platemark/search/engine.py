@@ -14,6 +14,7 @@ from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.ingest.images import ImageSource, load_image
+from platemark.search.filters import RecordFilter, filter_values
 from platemark.search.knn import GlobalIndex
 from platemark.search.local import Correspondences, LocalIndex
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
@@ -104,19 +105,19 @@ class Searcher:
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
-        self.keys, vectors, self.collections = catalog.global_vectors()
+        self.keys, vectors, _ = catalog.global_vectors()
         if len(self.keys) == 0:
             raise PlatemarkError(f"{catalog.path}: the catalog holds no records")
         self.global_index = GlobalIndex(vectors)
         self.local_index = load_local_index(catalog, self.keys)
         self.records = catalog.records()
-        self._row_of_collection = np.array(self.collections)
+        self.filter_values = filter_values(self.records.values())
 
     def search(
         self,
         image: ImageSource | np.ndarray,
         top_k: int = 10,
-        collections: list[str] | None = None,
+        where: RecordFilter | None = None,
         name: str | None = None,
     ) -> SearchResponse:
         """Rank the catalog's records for one photo.
@@ -124,7 +125,7 @@ class Searcher:
         Args:
             image: a path, image bytes, or an RGB array.
             top_k: how many results to return.
-            collections: only search these collections (all when None).
+            where: only return records that match this filter.
 
         Raises:
             UnreadableImage: the photo cannot be decoded.
@@ -132,7 +133,7 @@ class Searcher:
         started = time.perf_counter()
         stages: dict[str, float] = {}
         query_name = name or ("upload" if isinstance(image, bytes | np.ndarray) else str(image))
-        allowed = self._allowed(collections)
+        allowed = self._allowed(where)
         with _timed(stages, "decode"):
             rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
         with _timed(stages, "global"):
@@ -170,13 +171,23 @@ class Searcher:
         ]
         return SearchResponse(query_name, hits, (time.perf_counter() - started) * 1000, stages)
 
-    def _allowed(self, collections: list[str] | None) -> np.ndarray | None:
-        if not collections:
+    def browse(self, where: RecordFilter | None = None) -> list[StoredRecord]:
+        """Records matching a filter, ordered by collection and record id.
+
+        Raises:
+            UnknownFilterValue: the filter names a value no record has.
+        """
+        if where is not None:
+            where.check(self.filter_values)
+        chosen = [r for r in self.records.values() if where is None or where.matches(r)]
+        return sorted(chosen, key=lambda r: (r.collection, r.record_id))
+
+    def _allowed(self, where: RecordFilter | None) -> np.ndarray | None:
+        """Mask of the record rows a filter admits (None: all)."""
+        if where is None or where.empty:
             return None
-        unknown = set(collections) - set(self.collections)
-        if unknown:
-            raise PlatemarkError(f"unknown collection(s): {', '.join(sorted(unknown))}")
-        return np.isin(self._row_of_collection, collections)
+        where.check(self.filter_values)
+        return np.array([where.matches(self.records[int(key)]) for key in self.keys], bool)
 
     def _verify(
         self,

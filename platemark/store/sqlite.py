@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from platemark.errors import CatalogNotFound, ExtractorMismatch
+from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound
 from platemark.extract.sift import LocalFeatures
 
 SCHEMA = """
@@ -39,6 +41,12 @@ CREATE TABLE IF NOT EXISTS features (
     points BLOB NOT NULL,
     descriptors BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS searches (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL DEFAULT (datetime('now')),
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+);
 """
 
 
@@ -54,10 +62,13 @@ class StoredRecord:
     width: int
     height: int
     metadata: dict[str, str]
+    year_min: int | None = None
+    year_max: int | None = None
 
     @property
     def thumb_name(self) -> str:
-        """Thumbnails are named by content hash: written before the record, shared by copies."""
+        """Thumbnails and display images are named by content hash: written before the record,
+        shared by copies."""
         return f"{self.content_hash}.jpg"
 
 
@@ -77,18 +88,29 @@ class Catalog:
 
     def __init__(self, path: str | Path, *, create: bool = False, extractors: dict[str, str] | None = None) -> None:
         self.path = Path(path)
-        db_path = self.path / "catalog.db"
-        if not db_path.exists():
+        self._db_path = self.path / "catalog.db"
+        if not self._db_path.exists():
             if not create:
                 raise CatalogNotFound(f"{self.path}: no catalog here (run `platemark ingest` first)")
             self.path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
         self.db.executescript(SCHEMA)
         if extractors:
             self._check_extractors(extractors)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection: web workers search from many threads at once."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._db_path, timeout=30, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+            self._connections.append(connection)
+        return connection
 
     @property
     def thumbs_dir(self) -> Path:
@@ -98,8 +120,20 @@ class Catalog:
     def index_dir(self) -> Path:
         return self.path / "index"
 
+    @property
+    def images_dir(self) -> Path:
+        """Display copies of the collection images, so the web app never reads outside the catalog."""
+        return self.path / "images"
+
+    @property
+    def searches_dir(self) -> Path:
+        return self.path / "searches"
+
     def close(self) -> None:
-        self.db.close()
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
+        self._local = threading.local()
 
     def __enter__(self) -> Catalog:
         return self
@@ -211,10 +245,16 @@ class Catalog:
                 self._bump_generation()
         return deleted
 
-    def remove_orphan_thumbnails(self) -> int:
-        """Delete thumbnails no record refers to any more; returns how many."""
+    def remove_orphan_images(self) -> int:
+        """Delete thumbnails and display images no record refers to any more; returns how many."""
         used = {f"{h}.jpg" for (h,) in self.db.execute("SELECT DISTINCT content_hash FROM records")}
-        orphans = [p for p in self.thumbs_dir.glob("*") if p.name not in used] if self.thumbs_dir.is_dir() else []
+        orphans = [
+            path
+            for folder in (self.thumbs_dir, self.images_dir)
+            if folder.is_dir()
+            for path in folder.glob("*")
+            if path.name not in used
+        ]
         for path in orphans:
             path.unlink(missing_ok=True)
         return len(orphans)
@@ -236,7 +276,7 @@ class Catalog:
 
     def records(self, keys: list[int] | None = None) -> dict[int, StoredRecord]:
         """Records by key (all of them when keys is None)."""
-        query = "SELECT id, collection, record_id, image_path, content_hash, width, height, metadata FROM records"
+        query = f"SELECT {RECORD_COLUMNS} FROM records"
         if keys is None:
             rows = self.db.execute(query).fetchall()
         else:
@@ -245,7 +285,7 @@ class Catalog:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows += self.db.execute(f"{query} WHERE id IN ({marks})", chunk).fetchall()
-        return {r[0]: StoredRecord(*r[:7], json.loads(r[7])) for r in rows}
+        return {r[0]: _record(r) for r in rows}
 
     def find(self, collection: str, record_id: str) -> StoredRecord | None:
         row = self.db.execute(
@@ -273,6 +313,25 @@ class Catalog:
                 np.frombuffer(descriptors, np.uint8).reshape(-1, 128),
             )
 
+    def save_search(self, search_id: str, request: dict[str, Any], response: dict[str, Any]) -> None:
+        """Keep a search (its parameters and results) so a link can show it again."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO searches (id, request, response) VALUES (?, ?, ?)",
+                (search_id, json.dumps(request), json.dumps(response, ensure_ascii=False)),
+            )
+
+    def get_search(self, search_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(request, response) of a saved search.
+
+        Raises:
+            SearchNotFound: no search has this id.
+        """
+        row = self.db.execute("SELECT request, response FROM searches WHERE id = ?", (search_id,)).fetchone()
+        if row is None:
+            raise SearchNotFound(f"no saved search {search_id!r}")
+        return json.loads(row[0]), json.loads(row[1])
+
     def size_on_disk(self) -> int:
         """Bytes used by the catalog directory."""
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
@@ -291,3 +350,10 @@ class Catalog:
             "generation": self.generation,
             "size_mb": round(self.size_on_disk() / 1e6, 1),
         }
+
+
+RECORD_COLUMNS = "id, collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max"
+
+
+def _record(row: tuple) -> StoredRecord:
+    return StoredRecord(*row[:7], json.loads(row[7]), row[8], row[9])

@@ -7,6 +7,7 @@ import pytest
 from platemark.demo import sample_image
 from platemark.errors import PlatemarkError, UnreadableImage
 from platemark.search.engine import Searcher
+from platemark.search.filters import RecordFilter
 from platemark.simulate.photos import PhotoSettings, phone_photo
 
 STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0.5)
@@ -64,14 +65,14 @@ def test_photo_of_object_not_in_collection_has_no_verified_match(searcher: Searc
 
 def test_search_limited_to_one_collection(searcher: Searcher, sample_images: dict) -> None:
     photo = phone_photo(sample_images["coins"], np.random.default_rng(2), STEADY)
-    hits = searcher.search(photo, collections=["second"]).results
+    hits = searcher.search(photo, where=RecordFilter(collections=("second",))).results
     assert {h.record.collection for h in hits} == {"second"}
     assert hits[0].record.record_id == "coins" and hits[0].verification.verified
 
 
 def test_search_unknown_collection_is_an_error(searcher: Searcher, sample_images: dict) -> None:
     with pytest.raises(PlatemarkError, match="unknown collection"):
-        searcher.search(sample_images["coins"], collections=["nope"])
+        searcher.search(sample_images["coins"], where=RecordFilter(collections=("nope",)))
 
 
 def test_search_corrupt_upload_raises_unreadable_image(searcher: Searcher) -> None:
@@ -87,3 +88,11 @@ def test_search_json_shape(searcher: Searcher, sample_images: dict) -> None:
         payload["results"][0]
     )
     assert len(payload["results"][0]["region"]) == 4
+
+
+def test_search_filters_by_classification_and_years(searcher: Searcher, sample_images: dict) -> None:
+    photo = phone_photo(sample_images["camera"], np.random.default_rng(4), STEADY)
+    engravings = searcher.search(photo, where=RecordFilter(classification=("engraving",))).results
+    assert {h.record.record_id for h in engravings} <= {"astronaut", "camera", "coffee"}
+    assert engravings[0].record.record_id == "camera"
+    assert searcher.search(photo, where=RecordFilter(year_min=1500, year_max=1600)).results == []

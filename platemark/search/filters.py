@@ -1,0 +1,83 @@
+"""Which records a search or a listing may return: collection, years, and metadata fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from platemark.errors import PlatemarkError
+from platemark.store.sqlite import StoredRecord
+
+#: Metadata fields offered as exact-value filters (values are listed by `filter_values`).
+FACETS = ("classification", "material_technique", "institution")
+
+
+class UnknownFilterValue(PlatemarkError):
+    """A filter names a collection or metadata value that no record has."""
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Conditions a record must meet; empty fields mean "any".
+
+    `person` matches case-insensitively anywhere in the person field; the facet
+    fields and collections must match one of the given values exactly.
+    """
+
+    collections: tuple[str, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    classification: tuple[str, ...] = ()
+    material_technique: tuple[str, ...] = ()
+    institution: tuple[str, ...] = ()
+    person: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == RecordFilter()
+
+    def matches(self, record: StoredRecord) -> bool:
+        if self.collections and record.collection not in self.collections:
+            return False
+        if self.year_min is not None and (record.year_max is None or record.year_max < self.year_min):
+            return False
+        if self.year_max is not None and (record.year_min is None or record.year_min > self.year_max):
+            return False
+        for facet in FACETS:
+            wanted = getattr(self, facet)
+            if wanted and record.metadata.get(facet) not in wanted:
+                return False
+        return not self.person or self.person.casefold() in record.metadata.get("person", "").casefold()
+
+    def check(self, known: dict[str, list]) -> None:
+        """Raise UnknownFilterValue if a collection or facet value is not among `known` (see filter_values)."""
+        if self.collections:
+            _check_known("collection", self.collections, known["collections"])
+        for facet in FACETS:
+            _check_known(facet, getattr(self, facet), known[facet])
+        if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
+            raise UnknownFilterValue(f"year_min {self.year_min} is after year_max {self.year_max}")
+
+
+def filter_values(records: Iterable[StoredRecord]) -> dict[str, list]:
+    """Values a filter UI can offer: collections, facet values, and the range of years."""
+    collections: set[str] = set()
+    facets: dict[str, set[str]] = {facet: set() for facet in FACETS}
+    years: list[int] = []
+    for record in records:
+        collections.add(record.collection)
+        for facet in FACETS:
+            if record.metadata.get(facet):
+                facets[facet].add(record.metadata[facet])
+        years += [y for y in (record.year_min, record.year_max) if y is not None]
+    return {
+        "collections": sorted(collections),
+        **{facet: sorted(values) for facet, values in facets.items()},
+        "years": [min(years), max(years)] if years else [],
+    }
+
+
+def _check_known(name: str, wanted: tuple[str, ...], known: list[str]) -> None:
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        raise UnknownFilterValue(f"unknown {name}: {', '.join(unknown)}")

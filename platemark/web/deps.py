@@ -1,0 +1,61 @@
+"""Dependencies of the routes, declared once as Annotated aliases."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from platemark.search.engine import Searcher
+from platemark.settings import Settings
+from platemark.store.sqlite import Catalog
+
+#: How often (seconds) a worker checks whether an ingest changed the catalog.
+RELOAD_CHECK_SECONDS = 10.0
+
+
+class LiveSearcher:
+    """Holds the worker's Searcher and swaps in a fresh one after an ingest changed the catalog.
+
+    The new Searcher is built while the old one keeps answering, so searches never wait
+    for an ingest.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._searcher = Searcher(Catalog(settings.catalog))
+        self._generation = self._searcher.catalog.generation
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def get(self) -> Searcher:
+        now = time.monotonic()
+        if now - self._checked > RELOAD_CHECK_SECONDS and self._lock.acquire(blocking=False):
+            try:
+                self._checked = now
+                generation = self._searcher.catalog.generation
+                if generation != self._generation:
+                    self._searcher = Searcher(Catalog(self.settings.catalog), cnn=self._searcher.cnn)
+                    self._generation = generation
+            finally:
+                self._lock.release()
+        return self._searcher
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_searcher(request: Request) -> Searcher:
+    return request.app.state.live_searcher.get()
+
+
+def get_catalog(searcher: Annotated[Searcher, Depends(get_searcher)]) -> Catalog:
+    return searcher.catalog
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]

@@ -1,0 +1,40 @@
+"""Turning library objects into API models: the URLs under which the web app finds images."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from platemark.search.engine import SearchHit
+from platemark.store.sqlite import StoredRecord
+from platemark.web.schemas import RecordPublic, SearchHitPublic
+
+
+def url(request: Request, path: str) -> str:
+    """A root-relative URL that also works behind a reverse proxy serving under a prefix (--root-path)."""
+    return f"{request.scope.get('root_path', '').rstrip('/')}/{path}"
+
+
+def record_public(request: Request, record: StoredRecord) -> RecordPublic:
+    return RecordPublic(
+        collection=record.collection,
+        record_id=record.record_id,
+        metadata=record.metadata,
+        year_min=record.year_min,
+        year_max=record.year_max,
+        width=record.width,
+        height=record.height,
+        image_url=url(request, f"images/{record.thumb_name}"),
+        thumb_url=url(request, f"thumbs/{record.thumb_name}"),
+    )
+
+
+def hit_public(request: Request, hit: SearchHit) -> SearchHitPublic:
+    return SearchHitPublic(
+        record=record_public(request, hit.record),
+        score=hit.score,
+        verified=hit.verification.verified,
+        inliers=hit.verification.inliers,
+        similarity=round(hit.similarity, 4),
+        region=hit.verification.region,
+        query_region=hit.verification.query_region,
+    )

@@ -1,0 +1,77 @@
+"""Browsing the catalog: records, collections, filter values."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from platemark.errors import RecordNotFound
+from platemark.search.filters import RecordFilter
+from platemark.web.deps import SearcherDep
+from platemark.web.routes.public import record_public
+from platemark.web.schemas import (
+    CollectionPublic,
+    CollectionsPublic,
+    ErrorPublic,
+    FiltersPublic,
+    RecordPublic,
+    RecordsPublic,
+)
+
+router = APIRouter(prefix="/api", tags=["records"])
+
+
+@router.get("/records", response_model=RecordsPublic, responses={422: {"model": ErrorPublic}})
+def list_records(
+    request: Request,
+    searcher: SearcherDep,
+    collection: Annotated[list[str] | None, Query()] = None,
+    classification: Annotated[list[str] | None, Query()] = None,
+    material_technique: Annotated[list[str] | None, Query()] = None,
+    institution: Annotated[list[str] | None, Query()] = None,
+    year_min: int | None = None,
+    year_max: int | None = None,
+    person: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RecordsPublic:
+    """Records matching the filters, in collection and record id order, one page at a time."""
+    where = RecordFilter(
+        collections=tuple(collection or ()),
+        year_min=year_min,
+        year_max=year_max,
+        classification=tuple(classification or ()),
+        material_technique=tuple(material_technique or ()),
+        institution=tuple(institution or ()),
+        person=person or None,
+    )
+    matching = searcher.browse(where)
+    return RecordsPublic(
+        data=[record_public(request, r) for r in matching[offset : offset + limit]],
+        count=len(matching),
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.get("/records/{collection}/{record_id}", response_model=RecordPublic, responses={404: {"model": ErrorPublic}})
+def get_record(collection: str, record_id: str, request: Request, searcher: SearcherDep) -> RecordPublic:
+    """One record with all its metadata."""
+    record = searcher.catalog.find(collection, record_id)
+    if record is None:
+        raise RecordNotFound(f"no record {record_id!r} in collection {collection!r}")
+    return record_public(request, record)
+
+
+@router.get("/collections", response_model=CollectionsPublic)
+def collections(searcher: SearcherDep) -> CollectionsPublic:
+    """The catalog's collections and their sizes."""
+    data = [CollectionPublic(name=name, records=n) for name, n in searcher.catalog.collections().items()]
+    return CollectionsPublic(data=data, count=len(data))
+
+
+@router.get("/filters", response_model=FiltersPublic)
+def filters(searcher: SearcherDep) -> FiltersPublic:
+    """Values for the filter UI: collections, classifications, techniques, institutions, year range."""
+    return FiltersPublic(**searcher.filter_values)

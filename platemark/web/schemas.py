@@ -1,0 +1,98 @@
+"""Response models of the REST API (they make the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+Quad = list[list[float]]
+
+
+class RecordPublic(BaseModel):
+    """A catalogue record with links to its images."""
+
+    collection: str
+    record_id: str
+    metadata: dict[str, str]
+    year_min: int | None = None
+    year_max: int | None = None
+    width: int = Field(description="Pixel width of image_url; regions are in these pixels.")
+    height: int
+    image_url: str
+    thumb_url: str
+
+
+class SearchHitPublic(BaseModel):
+    """One result of a search."""
+
+    record: RecordPublic
+    score: float = Field(description="Inliers plus global similarity; results are ranked by it.")
+    verified: bool = Field(description="Geometric verification says the photo shows this record.")
+    inliers: int
+    similarity: float
+    region: Quad | None = Field(None, description="The photo's footprint on the record image (4 corners).")
+    query_region: Quad | None = Field(None, description="The record's outline in the query photo (4 corners).")
+
+
+class SearchRequestPublic(BaseModel):
+    """The parameters a search was made with."""
+
+    top_k: int
+    rotate: int
+    crop: list[int] | None
+    collection: list[str]
+    classification: list[str]
+    material_technique: list[str]
+    institution: list[str]
+    year_min: int | None
+    year_max: int | None
+    person: str | None
+
+
+class SearchResultPublic(BaseModel):
+    """Results of one search; `search_id` opens it again at GET /api/searches/{search_id}."""
+
+    search_id: str
+    query_url: str
+    query_width: int
+    query_height: int
+    request: SearchRequestPublic
+    data: list[SearchHitPublic]
+    count: int
+    elapsed_ms: float
+    stages_ms: dict[str, float]
+
+
+class RecordsPublic(BaseModel):
+    data: list[RecordPublic]
+    count: int = Field(description="Records matching the filters, over all pages.")
+    offset: int
+    limit: int
+
+
+class CollectionPublic(BaseModel):
+    name: str
+    records: int
+
+
+class CollectionsPublic(BaseModel):
+    data: list[CollectionPublic]
+    count: int
+
+
+class FiltersPublic(BaseModel):
+    """Values the filter UI offers."""
+
+    collections: list[str]
+    classification: list[str]
+    material_technique: list[str]
+    institution: list[str]
+    years: list[int] = Field(description="[earliest, latest] year, or empty.")
+
+
+class Health(BaseModel):
+    status: str
+    records: int
+
+
+class ErrorPublic(BaseModel):
+    detail: str

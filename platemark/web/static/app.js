@@ -1,0 +1,294 @@
+// platemark web app: pick or take a photo, crop and rotate it, search, browse the results.
+// Plain ES module, no build step; talks only to the /api endpoints.
+
+const $ = (selector) => document.querySelector(selector);
+const state = { file: null, bitmap: null, rotate: 0, crop: null, lastSearch: null };
+
+// ---- picking a photo: camera, file, drag and drop, paste -------------------------------------
+for (const input of [$("#camera"), $("#file")]) {
+  input.addEventListener("change", () => input.files[0] && usePhoto(input.files[0]));
+}
+const dropzone = $("#dropzone");
+dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
+dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+dropzone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dropzone.classList.remove("over");
+  const file = [...event.dataTransfer.files].find((f) => f.type.startsWith("image/"));
+  if (file) usePhoto(file);
+});
+document.addEventListener("paste", (event) => {
+  const item = [...event.clipboardData.items].find((i) => i.type.startsWith("image/"));
+  if (item) usePhoto(item.getAsFile());
+});
+
+async function usePhoto(file) {
+  try {
+    state.bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch {
+    return showError("This file is not an image the browser can show.");
+  }
+  Object.assign(state, { file, rotate: 0, crop: null });
+  $("#editor").hidden = false;
+  drawPreview();
+  showStatus("Crop to the print if you like, then search.");
+}
+
+// ---- preview, rotation and crop ---------------------------------------------------------------
+const canvas = $("#preview");
+const rotatedSize = () => (state.rotate % 180 === 0
+  ? [state.bitmap.width, state.bitmap.height] : [state.bitmap.height, state.bitmap.width]);
+
+function drawPreview() {
+  const [width, height] = rotatedSize();
+  const scale = Math.min(1, 720 / Math.max(width, height));
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  const ctx = canvas.getContext("2d");
+  ctx.save();
+  ctx.translate(canvas.width / 2, canvas.height / 2);
+  ctx.rotate((state.rotate * Math.PI) / 180);
+  const [w, h] = [state.bitmap.width * scale, state.bitmap.height * scale];
+  ctx.drawImage(state.bitmap, -w / 2, -h / 2, w, h);
+  ctx.restore();
+  if (state.crop) {
+    const [x, y, cw, ch] = state.crop.map((v) => v * scale);
+    ctx.fillStyle = "rgba(0,0,0,.45)";
+    ctx.fillRect(0, 0, canvas.width, y);
+    ctx.fillRect(0, y + ch, canvas.width, canvas.height - y - ch);
+    ctx.fillRect(0, y, x, ch);
+    ctx.fillRect(x + cw, y, canvas.width - x - cw, ch);
+    ctx.strokeStyle = "#e0a526";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(x, y, cw, ch);
+  }
+  $("#crop-info").textContent = state.crop
+    ? `Crop: ${state.crop.map(Math.round).join(", ")} (x, y, width, height in photo pixels)`
+    : "Drag across the photo to crop it to the print.";
+}
+
+function photoPoint(event) {
+  const box = canvas.getBoundingClientRect();
+  const [width, height] = rotatedSize();
+  const x = Math.min(Math.max(event.clientX - box.left, 0), box.width);
+  const y = Math.min(Math.max(event.clientY - box.top, 0), box.height);
+  return [(x / box.width) * width, (y / box.height) * height];
+}
+
+let dragStart = null;
+canvas.addEventListener("pointerdown", (event) => {
+  dragStart = photoPoint(event);
+  canvas.setPointerCapture(event.pointerId);
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (!dragStart) return;
+  const [x, y] = photoPoint(event);
+  state.crop = [Math.min(x, dragStart[0]), Math.min(y, dragStart[1]),
+    Math.abs(x - dragStart[0]), Math.abs(y - dragStart[1])];
+  drawPreview();
+});
+canvas.addEventListener("pointerup", () => {
+  dragStart = null;
+  if (state.crop && (state.crop[2] < 16 || state.crop[3] < 16)) state.crop = null;
+  drawPreview();
+});
+$("#rotate-left").addEventListener("click", () => turn(270));
+$("#rotate-right").addEventListener("click", () => turn(90));
+$("#clear-crop").addEventListener("click", () => { state.crop = null; drawPreview(); });
+
+function turn(degrees) {
+  state.rotate = (state.rotate + degrees) % 360;
+  state.crop = null;
+  drawPreview();
+}
+
+// ---- filters ----------------------------------------------------------------------------------
+const FILTER_SELECTS = { collections: "#f-collection", classification: "#f-classification",
+  material_technique: "#f-technique", institution: "#f-institution" };
+
+async function loadFilters() {
+  const values = await api("api/filters");
+  for (const [key, selector] of Object.entries(FILTER_SELECTS)) {
+    const select = $(selector);
+    for (const value of values[key]) select.add(new Option(value, value));
+    select.closest("label").hidden = values[key].length === 0;
+  }
+  if (values.years.length) {
+    $("#f-year-min").placeholder = values.years[0];
+    $("#f-year-max").placeholder = values.years[1];
+  }
+}
+
+$("#filter-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (state.file) search();
+  else showStatus("Filters are set; they apply to your next search.");
+});
+
+function filterFields(form) {
+  for (const [name, value] of new FormData($("#filter-form"))) {
+    if (String(value).trim() !== "") form.append(name, String(value).trim());
+  }
+}
+
+// ---- searching and showing results --------------------------------------------------------------
+$("#search").addEventListener("click", search);
+
+async function search() {
+  const form = new FormData();
+  form.append("image", state.file, state.file.name || "photo.jpg");
+  form.append("rotate", state.rotate);
+  if (state.crop) form.append("crop", state.crop.map(Math.round).join(","));
+  filterFields(form);
+  showStatus("Searching…", true);
+  $("#search").disabled = true;
+  try {
+    const result = await api("api/search", { method: "POST", body: form });
+    history.replaceState(null, "", `#search=${result.search_id}`);
+    render(result);
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    $("#search").disabled = false;
+  }
+}
+
+function render(result) {
+  state.lastSearch = result;
+  const verified = result.data.filter((hit) => hit.verified).length;
+  showStatus(result.count === 0 ? "No records match these filters."
+    : `${verified ? `${verified} verified match${verified > 1 ? "es" : ""}` : "No verified match: "
+      + "the print may not be in the collection. Closest records:"} (${Math.round(result.elapsed_ms)} ms)`);
+  const list = $("#result-list");
+  list.replaceChildren(...result.data.map((hit, index) => card(hit, index)));
+  $("#results").hidden = false;
+}
+
+function card(hit, index) {
+  const { record } = hit;
+  const m = record.metadata;
+  const item = document.createElement("li");
+  item.className = `card${hit.verified ? " verified" : ""}`;
+  item.dataset.recordId = record.record_id;
+  item.append(overlay(record.thumb_url, record.width, record.height, hit.region,
+    `${m.title || record.record_id}${hit.region ? ", matched region outlined" : ""}`));
+  const body = document.createElement("div");
+  body.className = "body";
+  const badge = el("span", hit.verified ? "Verified match" : "Not verified", `badge${hit.verified ? " ok" : ""}`);
+  body.append(badge, el("h3", m.title || record.record_id));
+  const facts = [m.person, m.date, m.inventory_number, m.institution, m.image_licence].filter(Boolean);
+  for (const fact of facts) body.append(el("p", fact, "meta"));
+  body.append(el("p", `${record.collection} · ${record.record_id} · score ${hit.score.toFixed(1)}, `
+    + `${hit.inliers} matching points`, "meta"));
+  if (m.record_url) {
+    const link = el("a", "Catalogue record");
+    link.href = m.record_url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    body.append(link);
+  }
+  const details = el("button", "Details");
+  details.type = "button";
+  details.addEventListener("click", () => openDetail(index));
+  body.append(details);
+  item.append(body);
+  return item;
+}
+
+function overlay(src, width, height, quad, alt) {
+  const box = el("div", "", "overlay-box");
+  const img = el("img");
+  img.src = src;
+  img.alt = alt;
+  img.loading = "lazy";
+  box.append(img);
+  if (quad) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("aria-hidden", "true");
+    const polygon = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+    polygon.setAttribute("points", quad.map((p) => p.join(",")).join(" "));
+    svg.append(polygon);
+    box.append(svg);
+  }
+  return box;
+}
+
+function openDetail(index) {
+  const result = state.lastSearch;
+  const hit = result.data[index];
+  const { record } = hit;
+  $("#detail-title").textContent = record.metadata.title || record.record_id;
+  $("#detail-query").replaceChildren(overlay(result.query_url, result.query_width, result.query_height,
+    hit.query_region, "Your photo, with the print's outline"));
+  $("#detail-record").replaceChildren(overlay(record.image_url, record.width, record.height, hit.region,
+    "Catalogue image, with the part your photo shows"));
+  const rows = Object.entries({ collection: record.collection, record_id: record.record_id, ...record.metadata,
+    verified: hit.verified ? "yes" : "no", inliers: hit.inliers, similarity: hit.similarity });
+  $("#detail-metadata").replaceChildren(...rows.map(([key, value]) => {
+    const row = el("tr");
+    row.append(el("th", key.replaceAll("_", " ")), el("td", String(value)));
+    return row;
+  }));
+  $("#detail").showModal();
+}
+$("#detail-close").addEventListener("click", () => $("#detail").close());
+
+// ---- sharing ----------------------------------------------------------------------------------
+$("#share").addEventListener("click", async () => {
+  const link = location.href;
+  try {
+    await navigator.clipboard.writeText(link);
+    showStatus("Link copied.");
+  } catch {
+    showStatus(`Share this link: ${link}`);
+  }
+});
+
+async function openShared() {
+  const id = new URLSearchParams(location.hash.slice(1)).get("search");
+  if (!id) return;
+  showStatus("Opening shared search…", true);
+  try {
+    render(await api(`api/searches/${encodeURIComponent(id)}`));
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------------
+async function api(path, options) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new Error("The server cannot be reached. Check your connection and try again.");
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.detail || `The server answered ${response.status}.`);
+  return body;
+}
+
+function el(tag, text = "", className = "") {
+  const node = document.createElement(tag);
+  if (text) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function showStatus(message, busy = false) {
+  const status = $("#status");
+  status.textContent = message;
+  status.className = "";
+  status.setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+function showError(message) {
+  showStatus(message);
+  $("#status").className = "error";
+}
+
+loadFilters().catch((error) => showError(error.message));
+openShared();
+window.addEventListener("hashchange", openShared);
