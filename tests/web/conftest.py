@@ -1,0 +1,44 @@
+"""Fixtures for the web layer: an in-process client and photos to upload."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from platemark.settings import Settings
+from platemark.simulate.photos import PhotoSettings, phone_photo
+from platemark.web.app import create_app
+
+
+def jpeg(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def client(catalog_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(catalog=catalog_path, max_upload_mb=2))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def camera_photo(sample_images: dict) -> bytes:
+    return jpeg(phone_photo(sample_images["camera"], np.random.default_rng(11), PhotoSettings(quarter_turn=0)))
+
+
+@pytest.fixture(scope="session")
+def two_prints(sample_images: dict) -> np.ndarray:
+    """A wall with chelsea (left half) and coffee (right half)."""
+    import cv2
+
+    wall = np.full((500, 1100, 3), 170, np.uint8)
+    wall[100:400, 50:500] = cv2.resize(sample_images["chelsea"], (450, 300))
+    wall[100:400, 600:1050] = cv2.resize(sample_images["coffee"], (450, 300))
+    return wall

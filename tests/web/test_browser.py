@@ -1,0 +1,179 @@
+"""The web app in real headless Chromium (Debian's chromium, driven by Playwright) against `platemark serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "results-mobile.png"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip("browser tests need Debian's chromium (apt-get install chromium)", allow_module_level=True)
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(catalog_path: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "platemark",
+            "serve",
+            "--catalog",
+            str(catalog_path),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "healthz", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("platemark serve did not start") from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server: str):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(server)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory, sample_images: dict, two_prints: np.ndarray) -> Path:
+    from platemark.simulate.photos import PhotoSettings, phone_photo
+
+    folder = tmp_path_factory.mktemp("browser-photos")
+    photo = phone_photo(sample_images["camera"], np.random.default_rng(21), PhotoSettings(quarter_turn=0))
+    Image.fromarray(photo).save(folder / "camera.jpg")
+    Image.fromarray(two_prints).save(folder / "two.jpg")
+    return folder
+
+
+def search_with(page, photo: Path) -> None:
+    page.set_input_files("#file", str(photo))
+    page.click("#search")
+    page.wait_for_selector("#result-list .card")
+
+
+def test_upload_shows_results_with_verified_badge(page, photos: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    first = page.locator("#result-list .card").first
+    assert first.get_attribute("data-record-id") == "camera"
+    assert first.locator(".badge").inner_text() == "Verified match"
+    assert first.locator("polygon").count() == 1
+    assert "verified match" in page.inner_text("#status")
+
+
+def test_crop_then_search_finds_the_cropped_print(page, photos: Path) -> None:
+    page.set_input_files("#file", str(photos / "two.jpg"))
+    box = page.locator("#preview").bounding_box()
+    # The photo is 1100 px wide: drag over its right half, where the coffee cup hangs.
+    page.mouse.move(box["x"] + box["width"] * 0.53, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.97, box["y"] + box["height"] * 0.85, steps=5)
+    page.mouse.up()
+    assert page.inner_text("#crop-info").startswith("Crop:")
+    page.click("#search")
+    page.wait_for_selector("#result-list .card")
+    verified = page.locator("#result-list .card.verified")
+    assert verified.count() == 1 and verified.first.get_attribute("data-record-id") == "coffee"
+
+
+def test_filters_narrow_results(page, photos: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    assert page.locator("#result-list .card").count() == 10
+    page.click("#filters summary")
+    page.select_option("#f-classification", "engraving")
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#result-list .card').length === 3")
+    ids = page.eval_on_selector_all("#result-list .card", "cards => cards.map(c => c.dataset.recordId)")
+    assert set(ids) == {"astronaut", "camera", "coffee"}
+
+
+def test_share_link_reopens_the_search(page, browser, photos: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    link = page.url
+    assert "#search=" in link
+    other = browser.new_context().new_page()
+    other.goto(link)
+    other.wait_for_selector("#result-list .card")
+    assert other.locator("#result-list .card").first.get_attribute("data-record-id") == "camera"
+    other.locator("#result-list .card button").first.click()
+    assert other.locator("#detail").is_visible()
+    assert other.locator("#detail-query img").get_attribute("src").endswith("/image")
+    other.context.close()
+
+
+def test_unknown_upload_shows_readable_error(page, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"not an image at all")
+    page.set_input_files("#file", str(fake))
+    playwright_api.expect(page.locator("#status")).to_contain_text("not an image")
+
+
+def test_mobile_results_screenshot(browser, server: str, photos: Path) -> None:
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=1, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.goto(server)
+    search_with(page, photos / "camera.jpg")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "no horizontal scrolling at 360 px"
+    page.evaluate("document.querySelector('#status').scrollIntoView({block: 'start'})")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    Image.open(SCREENSHOT).quantize(96).save(SCREENSHOT, optimize=True)  # small enough to commit
+    assert SCREENSHOT.stat().st_size > 10_000
+    context.close()
