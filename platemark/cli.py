@@ -309,11 +309,18 @@ def _log_config() -> dict[str, Any]:
     show_default=True,
     help="Where the demo collection, photos and catalog are written.",
 )
-def demo(workdir: Path) -> None:
-    """Build a small catalog from scikit-image's sample images, photograph some, search them.
+@click.option(
+    "--serve/--no-serve", "then_serve", default=True, show_default=True, help="Serve the demo catalog afterwards."
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, workdir: Path, then_serve: bool, port: int) -> None:
+    """Build a small catalog from scikit-image's sample images, photograph some, search them, serve it.
 
     Example: platemark demo --workdir /tmp/platemark-demo
     """
     from platemark.demo import run_demo
 
-    run_demo(workdir, echo=click.echo)
+    catalog = run_demo(workdir, echo=click.echo)
+    if then_serve:
+        ctx.invoke(serve, catalog=catalog, port=port)

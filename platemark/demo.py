@@ -65,8 +65,11 @@ def write_sample_collection(folder: Path) -> dict[str, np.ndarray]:
     return images
 
 
-def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> None:
-    """Write the demo collection and photos under workdir, ingest, search, and print the results."""
+def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> Path:
+    """Write the demo collection and photos under workdir, ingest, search, print the results.
+
+    Returns the catalog's path.
+    """
     collection = workdir / "collection"
     photos = workdir / "photos"
     photos.mkdir(parents=True, exist_ok=True)
@@ -91,3 +94,4 @@ def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> None:
         )
         echo(f"{photo.name:<32} -> {verdict}  [{response.elapsed_ms:.0f} ms]")
     echo(f"try: platemark search {photos / 'photo_of_camera.jpg'} --catalog {catalog_path}")
+    return catalog_path

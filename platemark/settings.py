@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     catalog: Path = Field(Path("catalog"), description="Catalog directory to serve.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest photo upload accepted, in megabytes.")
     search_threads: int = Field(1, ge=1, description="CPU threads one search may use (per worker process).")
+    searches_per_worker: int = Field(
+        1, ge=1, description="Searches a worker process runs at once; more wait their turn, browsing never does."
+    )
 
     @property
     def max_upload_bytes(self) -> int:

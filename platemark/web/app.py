@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _limit_threads(settings.search_threads)
         app.state.live_searcher = LiveSearcher(settings)
+        app.state.search_slots = threading.BoundedSemaphore(settings.searches_per_worker)
         yield
 
     app = FastAPI(

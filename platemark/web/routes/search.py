@@ -70,7 +70,8 @@ def search(
     )
     cut = _crop(crop)
     rgb = prepare_query(_read_limited(image, settings.max_upload_bytes), rotate=rotate, crop=cut)
-    response = searcher.search(rgb, top_k=top_k, where=where, name=image.filename)
+    with request.app.state.search_slots:  # CPU-bound: running more at once per process only thrashes
+        response = searcher.search(rgb, top_k=top_k, where=where, name=image.filename)
     search_id = secrets.token_urlsafe(9)
     write_atomically(searcher.catalog.searches_dir / f"{search_id}.jpg", encode_jpeg(rgb, quality=88))
     result = SearchResultPublic(
