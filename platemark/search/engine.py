@@ -105,7 +105,7 @@ class Searcher:
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
-        self.keys, vectors, _ = catalog.global_vectors()
+        self.keys, vectors = catalog.global_vectors()
         if len(self.keys) == 0:
             raise PlatemarkError(f"{catalog.path}: the catalog holds no records")
         self.global_index = GlobalIndex(vectors)

@@ -32,6 +32,29 @@ class RecordFilter:
     institution: tuple[str, ...] = ()
     person: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        *,
+        collection: list[str] | None = None,
+        classification: list[str] | None = None,
+        material_technique: list[str] | None = None,
+        institution: list[str] | None = None,
+        year_min: int | None = None,
+        year_max: int | None = None,
+        person: str | None = None,
+    ) -> RecordFilter:
+        """A filter from request parameters, where lists may be missing and text empty."""
+        return cls(
+            collections=tuple(collection or ()),
+            year_min=year_min,
+            year_max=year_max,
+            classification=tuple(classification or ()),
+            material_technique=tuple(material_technique or ()),
+            institution=tuple(institution or ()),
+            person=person or None,
+        )
+
     @property
     def empty(self) -> bool:
         return self == RecordFilter()

@@ -293,14 +293,14 @@ class Catalog:
         ).fetchone()
         return self.records([row[0]])[row[0]] if row else None
 
-    def global_vectors(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Keys, global vectors (N, dim) and the collection of each record, in key order."""
+    def global_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Keys and global vectors (N, dim) of all records, in key order."""
         rows = self.db.execute(
-            "SELECT r.id, f.global, r.collection FROM records r JOIN features f ON f.record = r.id ORDER BY r.id"
+            "SELECT r.id, f.global FROM records r JOIN features f ON f.record = r.id ORDER BY r.id"
         ).fetchall()
         keys = np.array([r[0] for r in rows], np.int64)
         vectors = np.stack([np.frombuffer(r[1], np.float32) for r in rows]) if rows else np.zeros((0, 0), np.float32)
-        return keys, vectors, [r[2] for r in rows]
+        return keys, vectors
 
     def local_features(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(key, points (N, 2), descriptors (N, 128)) of every record, in key order."""

@@ -37,14 +37,14 @@ def list_records(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RecordsPublic:
     """Records matching the filters, in collection and record id order, one page at a time."""
-    where = RecordFilter(
-        collections=tuple(collection or ()),
+    where = RecordFilter.of(
+        collection=collection,
+        classification=classification,
+        material_technique=material_technique,
+        institution=institution,
         year_min=year_min,
         year_max=year_max,
-        classification=tuple(classification or ()),
-        material_technique=tuple(material_technique or ()),
-        institution=tuple(institution or ()),
-        person=person or None,
+        person=person,
     )
     matching = searcher.browse(where)
     return RecordsPublic(

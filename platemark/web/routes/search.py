@@ -59,14 +59,14 @@ def search(
     person: Annotated[str | None, Form()] = None,
 ) -> SearchResultPublic:
     """Search the catalog with a photo. The search is saved: `search_id` opens it again."""
-    where = RecordFilter(
-        collections=tuple(collection or ()),
+    where = RecordFilter.of(
+        collection=collection,
+        classification=classification,
+        material_technique=material_technique,
+        institution=institution,
         year_min=year_min,
         year_max=year_max,
-        classification=tuple(classification or ()),
-        material_technique=tuple(material_technique or ()),
-        institution=tuple(institution or ()),
-        person=person or None,
+        person=person,
     )
     cut = _crop(crop)
     rgb = prepare_query(_read_limited(image, settings.max_upload_bytes), rotate=rotate, crop=cut)
