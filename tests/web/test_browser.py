@@ -131,6 +131,19 @@ def test_crop_then_search_finds_the_cropped_print(page, photos: Path) -> None:
     assert verified.count() == 1 and verified.first.get_attribute("data-record-id") == "coffee"
 
 
+def test_crop_by_keyboard_fields(page, photos: Path) -> None:
+    page.set_input_files("#file", str(photos / "two.jpg"))
+    page.click("#crop-fields summary")
+    for name, value in {"x": "20", "y": "80", "w": "520", "h": "340"}.items():
+        page.fill(f"#crop-form [name={name}]", value)
+    page.keyboard.press("Enter")
+    assert page.inner_text("#crop-info").startswith("Crop: 20, 80, 520, 340")
+    page.focus("#search")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#result-list .card.verified")
+    assert page.locator("#result-list .card.verified").first.get_attribute("data-record-id") == "chelsea"
+
+
 def test_filters_narrow_results(page, photos: Path) -> None:
     search_with(page, photos / "camera.jpg")
     assert page.locator("#result-list .card").count() == 10

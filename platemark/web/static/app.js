@@ -92,6 +92,18 @@ canvas.addEventListener("pointerup", () => {
   if (state.crop && (state.crop[2] < 16 || state.crop[3] < 16)) state.crop = null;
   drawPreview();
 });
+// Keyboard and screen-reader users crop by typing the rectangle, in photo pixels.
+$("#crop-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const [width, height] = rotatedSize();
+  const f = Object.fromEntries([...new FormData(event.target)].map(([k, v]) => [k, Number(v)]));
+  const w = Math.min(f.w, width - f.x);
+  const h = Math.min(f.h, height - f.y);
+  if (f.x < 0 || f.y < 0 || w < 16 || h < 16) return showError("That crop does not fit in the photo.");
+  state.crop = [f.x, f.y, w, h];
+  drawPreview();
+  showStatus("Crop set.");
+});
 $("#rotate-left").addEventListener("click", () => turn(270));
 $("#rotate-right").addEventListener("click", () => turn(90));
 $("#clear-crop").addEventListener("click", () => { state.crop = null; drawPreview(); });
