@@ -206,7 +206,7 @@ def info(catalog: Path, as_json: bool) -> None:
     click.echo(f"catalog:     {details['path']}")
     click.echo(f"records:     {details['records']}")
     for name, count in details["collections"].items():
-        click.echo(f"  {name}: {count}")
+        click.echo(f"  {name}: {count}  (from {details['sources'][name]})")
     click.echo(f"global:      {details['extractors'].get('global')}")
     click.echo(f"local:       {details['extractors'].get('local')}")
     click.echo(f"local index: {details['local_index']}")

@@ -27,7 +27,6 @@ class Correspondences:
     query: np.ndarray  # (M,) query keypoint index
     reference: np.ndarray  # (M,) row in the index's point table
     owner: np.ndarray  # (M,) record row the reference keypoint belongs to
-    distance: np.ndarray  # (M,) squared distance relative to the background
 
     def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """(query keypoint index, reference point row) pairs for one record row."""
@@ -84,7 +83,7 @@ class LocalIndex:
         neighbour; each query keypoint votes at most once per record, and each
         reference keypoint is used by at most one query keypoint.
         """
-        empty = Correspondences(*(np.zeros(0, t) for t in (np.int64, np.int64, np.int32, np.float32)))
+        empty = Correspondences(*(np.zeros(0, t) for t in (np.int64, np.int64, np.int32)))
         if len(self) == 0 or len(descriptors) == 0:
             return empty
         k = min(k, len(self))
@@ -96,15 +95,15 @@ class LocalIndex:
         reference, relative = neighbours[accept], relative[accept]
         if len(query) == 0:
             return empty
-        order = np.argsort(relative, kind="stable")
-        query, reference, relative = query[order], reference[order], relative[order]
+        order = np.argsort(relative, kind="stable")  # closest first: the de-duplications keep the best
+        query, reference = query[order], reference[order]
         owner = self.owners[reference]
         _, first = np.unique(query.astype(np.int64) * (int(owner.max()) + 1) + owner, return_index=True)
         keep = np.sort(first)
-        query, reference, relative, owner = query[keep], reference[keep], relative[keep], owner[keep]
+        query, reference, owner = query[keep], reference[keep], owner[keep]
         _, first = np.unique(reference, return_index=True)
         keep = np.sort(first)
-        return Correspondences(query[keep], reference[keep], owner[keep], relative[keep].astype(np.float32))
+        return Correspondences(query[keep], reference[keep], owner[keep])
 
     def match_record(self, descriptors: np.ndarray, row: int, ratio: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
         """Exhaustive Lowe-ratio matching of query descriptors against one record's keypoints."""

@@ -344,6 +344,7 @@ class Catalog:
             "path": str(self.path.resolve()),
             "records": self.count(),
             "collections": self.collections(),
+            "sources": {name: self.get_meta(f"collection.{name}.source") for name in self.collections()},
             "extractors": {role: self.get_meta(f"extractor.{role}") for role in ("global", "local")},
             "local_keypoints": descriptors // 128,
             "local_index": "built" if index_file.exists() else "not built (made on first search)",
