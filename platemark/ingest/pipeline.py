@@ -144,26 +144,34 @@ def ingest(
         catalog.set_collection_source(source.name, str(Path(folder).resolve()))
         known = catalog.content_hashes(source.name)
         placeholder_hashes = _placeholder_hashes(source.placeholders, report)
+
+        def is_placeholder(phash: np.ndarray) -> bool:
+            return any(hamming(phash, h) <= PLACEHOLDER_DISTANCE for h in placeholder_hashes)
+
         todo: list[tuple[PrintRecord, str]] = []
+        placeholders: list[str] = []
         for record in source.records:
             try:
                 digest = hashlib.sha256(record.image_path.read_bytes()).hexdigest()
             except OSError as exc:
                 report.failed.append((str(record.image_path), f"cannot read file ({exc.strerror})"))
                 continue
-            if known.get(record.record_id) == digest:
+            if known.get(record.record_id) != digest:
+                todo.append((record, digest))
+            elif (
+                placeholder_hashes and (phash := _thumbnail_hash(catalog, digest)) is not None and is_placeholder(phash)
+            ):
+                placeholders.append(record.record_id)  # indexed before images_to_remove/ listed it
+            else:
                 catalog.update_metadata(source.name, record.record_id, record.metadata, record.years)
                 report.unchanged += 1
-            else:
-                todo.append((record, digest))
 
-        placeholders = []
         results = _extract_all([r.image_path for r, _ in todo], workers, progress, source.name)
         for (record, digest), result in zip(todo, results, strict=True):
             if isinstance(result, UnreadableImage):
                 report.failed.append((str(record.image_path), str(result).split(": ", 1)[-1]))
                 continue
-            if any(hamming(result.phash, h) <= PLACEHOLDER_DISTANCE for h in placeholder_hashes):
+            if is_placeholder(result.phash):
                 placeholders.append(record.record_id)
                 continue
             is_update = record.record_id in known
@@ -194,6 +202,14 @@ def ingest(
         if len(keys):
             load_local_index(catalog, keys)
     return report
+
+
+def _thumbnail_hash(catalog: Catalog, digest: str) -> np.ndarray | None:
+    """Perceptual hash of an indexed image, from its thumbnail (the hash works at 32x32 anyway)."""
+    try:
+        return perceptual_hash(load_image(catalog.thumbs_dir / f"{digest}.jpg"))
+    except UnreadableImage:
+        return None
 
 
 def _placeholder_hashes(paths: list[Path], report: IngestReport) -> list[np.ndarray]:

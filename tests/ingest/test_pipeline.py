@@ -174,3 +174,15 @@ def test_ingest_reads_folder_without_images_subfolder(tmp_path: Path, sample_ima
     Image.fromarray(sample_images["moon"]).save(buffer, "PNG")
     (folder / "moon.png").write_bytes(buffer.getvalue())
     assert ingest(folder, tmp_path / "cat", progress=False).added == 1
+
+
+def test_placeholders_listed_later_remove_already_indexed_records(tmp_path: Path, sample_images: dict) -> None:
+    folder = write_collection(tmp_path / "col", sample_images)
+    Image.fromarray(sample_images["text"]).save(folder / "images" / "no_photo_yet.jpg")
+    assert ingest(folder, tmp_path / "cat", progress=False).added == len(GOOD) + 1
+    (folder / "images_to_remove").mkdir()
+    Image.fromarray(sample_images["text"]).resize((224, 86)).save(folder / "images_to_remove" / "placeholder.png")
+    report = ingest(folder, tmp_path / "cat", progress=False)
+    assert report.placeholders_removed == 1 and report.unchanged == len(GOOD)
+    with Catalog(tmp_path / "cat") as catalog:
+        assert catalog.find("col", "no_photo_yet") is None and catalog.count() == len(GOOD)
