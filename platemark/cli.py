@@ -242,6 +242,22 @@ def simulate(collection: Path, out: Path, queries: int, seed: int, hatch: bool, 
 
 @cli.command()
 @catalog_option
+def migrate(catalog: Path) -> None:
+    """Bring a catalog's schema up to date (safe to re-run; nothing to do prints so).
+
+    Example: platemark migrate --catalog ./catalog
+    """
+    from platemark.store.sqlite import Catalog
+
+    if not (catalog / "catalog.db").exists():
+        raise click.ClickException(f"{catalog}: no catalog here (run `platemark ingest` first)")
+    with Catalog(catalog, create=True) as store:
+        applied = store.migrated
+    click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@cli.command()
+@catalog_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option(

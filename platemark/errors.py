@@ -43,3 +43,7 @@ class InvalidQuery(PlatemarkError):
 
 class UploadTooLarge(PlatemarkError):
     """The uploaded photo is larger than the configured limit."""
+
+
+class StoreNotMigrated(PlatemarkError):
+    """The catalog's schema is older than this platemark: run `platemark migrate`."""

@@ -17,37 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound
+from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound, StoreNotMigrated
 from platemark.extract.sift import LocalFeatures
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY,
-    collection TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    image_path TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    metadata TEXT NOT NULL,
-    year_min INTEGER,
-    year_max INTEGER,
-    UNIQUE (collection, record_id)
-);
-CREATE TABLE IF NOT EXISTS features (
-    record INTEGER PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
-    global BLOB NOT NULL,
-    points BLOB NOT NULL,
-    descriptors BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS searches (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL DEFAULT (datetime('now')),
-    request TEXT NOT NULL,
-    response TEXT NOT NULL
-);
-"""
+from platemark.store import migrations
 
 
 @dataclass(frozen=True)
@@ -77,7 +49,8 @@ class Catalog:
 
     Args:
         path: the catalog directory.
-        create: make it if it does not exist; otherwise a missing catalog raises.
+        create: make it if it does not exist and bring its schema up to date (writers do);
+            otherwise a missing catalog raises, and so does one that needs `platemark migrate`.
         extractors: {"global": "name/version", "local": "name/version"} the caller
             uses; a catalog built with others raises ExtractorMismatch.
 
@@ -95,7 +68,12 @@ class Catalog:
             self.path.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
-        self.db.executescript(SCHEMA)
+        #: Schema steps this open applied (writers bring the schema up to date).
+        self.migrated: list[str] = migrations.migrate(self.db) if create else []
+        if not create and (waiting := migrations.pending(self.db)):
+            raise StoreNotMigrated(
+                f"{self.path} needs schema steps {', '.join(m.name for m in waiting)}: run `platemark migrate`"
+            )
         if extractors:
             self._check_extractors(extractors)
 
