@@ -124,8 +124,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     catalog = args.work / "catalog"
-    if not (catalog / "catalog.db").exists():
-        ingest(args.bench / "museum" / "collection", catalog, collection="museum", progress=False)
+    ingest(args.bench / "museum" / "collection", catalog, collection="museum", progress=False)  # incremental
     photos = [p.read_bytes() for p in sorted((args.bench / "museum" / "queries").rglob("*.jpg"))]
     port = free_port()
     server = start_server(catalog, port, args.workers)
