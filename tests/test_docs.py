@@ -13,3 +13,10 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 def test_every_command_is_in_the_readme_and_has_an_example(name: str) -> None:
     assert f"platemark {name}" in README
     assert "Example:" in (cli.commands[name].help or "")
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    from platemark.settings import Settings
+
+    for name in Settings.model_fields:
+        assert f"PLATEMARK_{name.upper()}" in README, name
