@@ -16,6 +16,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", "
 #: Largest image we decode (pixels). Bigger files are refused as decompression bombs.
 MAX_PIXELS = 120_000_000
 
+#: Longest side at which a query photo is searched; `query_region` coordinates refer to it.
+QUERY_MAX_SIDE = 1600
+
 ImageSource = str | Path | bytes
 
 
@@ -115,7 +118,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def prepare_query(
-    data: bytes, *, rotate: int = 0, crop: tuple[int, int, int, int] | None = None, max_side: int = 1600
+    data: bytes, *, rotate: int = 0, crop: tuple[int, int, int, int] | None = None, max_side: int = QUERY_MAX_SIDE
 ) -> np.ndarray:
     """Decode an uploaded photo, turn it, cut out the print, and shrink it for searching.
 

@@ -198,7 +198,7 @@ def ingest(
             present = {r.record_id for r in source.records}
             report.pruned = catalog.delete(source.name, sorted(set(known) - present))
         catalog.remove_orphan_images()
-        keys, _ = catalog.global_vectors()
+        keys = catalog.keys()
         if len(keys):
             load_local_index(catalog, keys)
     return report

@@ -13,15 +13,12 @@ import numpy as np
 from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
-from platemark.ingest.images import ImageSource, load_image
+from platemark.ingest.images import QUERY_MAX_SIDE, ImageSource, load_image
 from platemark.search.filters import RecordFilter, filter_values
 from platemark.search.knn import GlobalIndex
 from platemark.search.local import Correspondences, LocalIndex
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.sqlite import Catalog, StoredRecord
-
-#: Longest side at which a query photo is decoded.
-QUERY_MAX_SIDE = 1600
 
 
 @dataclass(frozen=True)

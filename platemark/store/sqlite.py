@@ -271,6 +271,10 @@ class Catalog:
         ).fetchone()
         return self.records([row[0]])[row[0]] if row else None
 
+    def keys(self) -> np.ndarray:
+        """Keys of all records with features, in key order (the row order of global_vectors)."""
+        return np.array([k for (k,) in self.db.execute("SELECT record FROM features ORDER BY record")], np.int64)
+
     def global_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Keys and global vectors (N, dim) of all records, in key order."""
         rows = self.db.execute(
