@@ -27,10 +27,10 @@ import numpy as np
 
 from platemark.evaluate.run import evaluate
 from platemark.ingest.pipeline import ingest
-from platemark.search.engine import Searcher
+from platemark.search.engine import SearchOptions, Searcher
 from platemark.simulate.dataset import simulate
 from platemark.simulate.photos import PhotoSettings
-from platemark.store.sqlite import Catalog
+from platemark.store import open_catalog
 
 COLUMNS = (
     "set",
@@ -61,10 +61,9 @@ def timed_ingest(folder: Path, catalog: Path, collection: str | None = None) -> 
     return report.added / (time.perf_counter() - started)
 
 
-def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float) -> dict:
-    with Catalog(catalog) as store:
-        records = store.count()
-    searcher = Searcher(Catalog(catalog))
+def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float, options: SearchOptions) -> dict:
+    searcher = Searcher(open_catalog(catalog), options)
+    records = searcher.catalog.count()
     result = evaluate(searcher, ground_truth, progress=False)
     wrong_inliers = [
         hit.verification.inliers
@@ -86,21 +85,21 @@ def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float) ->
     }
 
 
-def museum(bench: Path, work: Path) -> list[dict]:
+def museum(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
     catalog = work / "museum-catalog"
     rate = timed_ingest(bench / "museum" / "collection", catalog, "museum")
-    return [run_set("museum", catalog, bench / "museum" / "ground_truth.csv", rate)]
+    return [run_set("museum", catalog, bench / "museum" / "ground_truth.csv", rate, options)]
 
 
-def aic(bench: Path, work: Path) -> list[dict]:
+def aic(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
     catalog = work / "aic-catalog"
     rate = timed_ingest(bench / "aic", catalog, "aic")
     timed_ingest(bench / "museum" / "collection", catalog, "museum")
     sim = simulate(bench / "aic", work / "aic-queries", queries=200, seed=1, progress=False)
-    return [run_set("aic+museum distractors", catalog, sim.ground_truth, rate)]
+    return [run_set("aic+museum distractors", catalog, sim.ground_truth, rate, options)]
 
 
-def hatched(bench: Path, work: Path) -> list[dict]:
+def hatched(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
     source = work / "hatch-source" / "images"
     source.mkdir(parents=True)
     for image in [*(bench / "aic" / "images").glob("*.jpg"), *(bench / "museum/collection/images").glob("*.jpg")]:
@@ -110,8 +109,8 @@ def hatched(bench: Path, work: Path) -> list[dict]:
     rate = timed_ingest(sim.collection, catalog, "hatched")
     far = simulate(sim.collection, work / "hatched-far", queries=100, seed=3, settings=FAR_AWAY, progress=False)
     return [
-        run_set("hatched prints", catalog, sim.ground_truth, rate),
-        run_set("hatched, far away", catalog, far.ground_truth, rate),
+        run_set("hatched prints", catalog, sim.ground_truth, rate, options),
+        run_set("hatched, far away", catalog, far.ground_truth, rate, options),
     ]
 
 
@@ -123,10 +122,16 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench"))
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument(
+        "--shortlist-only",
+        action="store_true",
+        help="search as large catalogs do: verify the global shortlist, no keypoint vote index",
+    )
     args = parser.parse_args()
+    options = SearchOptions(vote_index_max_keypoints=0) if args.shortlist_only else SearchOptions()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
-    rows = [row for name in args.sets.split(",") for row in SETS[name](args.bench, args.work)]
+    rows = [row for name in args.sets.split(",") for row in SETS[name](args.bench, args.work, options)]
 
     print(" | ".join(COLUMNS))
     print(" | ".join("---" for _ in COLUMNS))
@@ -139,12 +144,14 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
-    out = results / f"{date.today()}-{commit or 'nocommit'}.json"
+    suffix = "-shortlist-only" if args.shortlist_only else ""
+    out = results / f"{date.today()}-{commit or 'nocommit'}{suffix}.json"
     out.write_text(
         json.dumps(
             {
                 "benchmark": "bench_retrieval",
                 "rows": rows,
+                "shortlist_only": args.shortlist_only,
                 "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
                 "versions": {
                     p: version(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +16,23 @@ from platemark.errors import PlatemarkError
 if TYPE_CHECKING:
     from platemark.search.engine import SearchResponse
 
-catalog_option = click.option(
-    "--catalog",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("catalog"),
-    envvar="PLATEMARK_CATALOG",
-    show_default=True,
-    help="Catalog directory.",
-)
+
+def catalog_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--catalog and --media, shared by every command that opens a catalog."""
+    command = click.option(
+        "--media",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="PLATEMARK_MEDIA",
+        help="Images and index files of a PostgreSQL catalog (recorded when it is made; "
+        "an embedded catalog keeps them in its directory).",
+    )(command)
+    return click.option(
+        "--catalog",
+        default="catalog",
+        envvar="PLATEMARK_CATALOG",
+        show_default=True,
+        help="Catalog directory, or postgresql://user@host/database.",
+    )(command)
 
 
 class PlatemarkGroup(click.Group):
@@ -43,11 +53,13 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@catalog_option
+@catalog_options
 @click.option("--collection", help="Collection name (default: the folder's name).")
 @click.option("--prune", is_flag=True, help="Delete records whose image is no longer in the folder.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: CPU count).")
-def ingest(folder: Path, catalog: Path, collection: str | None, prune: bool, workers: int | None) -> None:
+def ingest(
+    folder: Path, catalog: str, media: Path | None, collection: str | None, prune: bool, workers: int | None
+) -> None:
     """Index a collection folder (images/, metadata.csv, images_to_remove/).
 
     Re-running processes only new or changed images. Exits 1 if any image failed.
@@ -56,7 +68,7 @@ def ingest(folder: Path, catalog: Path, collection: str | None, prune: bool, wor
     """
     from platemark.ingest.pipeline import ingest as run_ingest
 
-    report = run_ingest(folder, catalog, collection=collection, prune=prune, workers=workers)
+    report = run_ingest(folder, catalog, media=media, collection=collection, prune=prune, workers=workers)
     click.echo(
         f"{report.collection}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.placeholders_removed} placeholder images dropped, {report.pruned} pruned, "
@@ -72,7 +84,7 @@ def ingest(folder: Path, catalog: Path, collection: str | None, prune: bool, wor
 
 @cli.command()
 @click.argument("photo", type=click.Path(exists=True, path_type=Path))
-@catalog_option
+@catalog_options
 @click.option("--top", "top_k", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--collection", "collections", multiple=True, help="Only search this collection (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
@@ -83,7 +95,13 @@ def ingest(folder: Path, catalog: Path, collection: str | None, prune: bool, wor
     help="Batch mode: write one row per photo to this CSV.",
 )
 def search(
-    photo: Path, catalog: Path, top_k: int, collections: tuple[str, ...], as_json: bool, csv_path: Path | None
+    photo: Path,
+    catalog: str,
+    media: Path | None,
+    top_k: int,
+    collections: tuple[str, ...],
+    as_json: bool,
+    csv_path: Path | None,
 ) -> None:
     """Find the records shown in a photo, or in every photo of a folder.
 
@@ -92,13 +110,13 @@ def search(
     from platemark.errors import UnreadableImage
     from platemark.ingest.sources import image_files
     from platemark.search.engine import Searcher, SearchResponse
-    from platemark.search.filters import RecordFilter
-    from platemark.store.sqlite import Catalog
+    from platemark.store import open_catalog
+    from platemark.store.filters import RecordFilter
 
     photos = image_files(photo) if photo.is_dir() else [photo]
     if not photos:
         raise click.ClickException(f"{photo}: no images found")
-    searcher = Searcher(Catalog(catalog))
+    searcher = Searcher(open_catalog(catalog, media=media))
     responses: list[SearchResponse] = []
     errors: dict[str, str] = {}
     for path in photos:
@@ -162,23 +180,24 @@ def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[s
 
 @cli.command()
 @click.argument("ground_truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@catalog_option
+@catalog_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
-def evaluate(ground_truth: Path, catalog: Path, as_json: bool, report: Path | None) -> None:
+def evaluate(ground_truth: Path, catalog: str, media: Path | None, as_json: bool, report: Path | None) -> None:
     """Score the catalog against a `query,record_ids` ground-truth CSV.
 
     Example: platemark evaluate bench/museum/ground_truth.csv --catalog ./catalog --json
     """
     from platemark.evaluate.run import evaluate as run_evaluate
     from platemark.search.engine import Searcher
-    from platemark.store.sqlite import Catalog
+    from platemark.store import open_catalog
 
-    result = run_evaluate(Searcher(Catalog(catalog)), ground_truth)
+    searcher = Searcher(open_catalog(catalog, media=media))
+    result = run_evaluate(searcher, ground_truth)
     if report:
         from platemark.evaluate.report import write_report
 
-        write_report(result, report, catalog=Catalog(catalog))
+        write_report(result, report, catalog=searcher.catalog)
     if as_json:
         click.echo(json.dumps(result.summary, indent=2))
     else:
@@ -189,27 +208,28 @@ def evaluate(ground_truth: Path, catalog: Path, as_json: bool, report: Path | No
 
 
 @cli.command()
-@catalog_option
+@catalog_options
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def info(catalog: Path, as_json: bool) -> None:
+def info(catalog: str, media: Path | None, as_json: bool) -> None:
     """Show the catalog's collections, record counts, feature extractors and size on disk.
 
     Example: platemark info --catalog ./catalog
     """
-    from platemark.store.sqlite import Catalog
+    from platemark.store import open_catalog
 
-    with Catalog(catalog) as store:
+    with open_catalog(catalog, media=media) as store:
         details = store.info()
     if as_json:
         click.echo(json.dumps(details, indent=2))
         return
-    click.echo(f"catalog:     {details['path']}")
+    click.echo(f"catalog:     {details['location']} ({details['backend']})")
+    click.echo(f"media:       {details['media']}")
     click.echo(f"records:     {details['records']}")
     for name, count in details["collections"].items():
         click.echo(f"  {name}: {count}  (from {details['sources'][name]})")
     click.echo(f"global:      {details['extractors'].get('global')}")
     click.echo(f"local:       {details['extractors'].get('local')}")
-    click.echo(f"local index: {details['local_index']}")
+    click.echo(f"keypoints:   {details['local_keypoints']}")
     click.echo(f"size:        {details['size_mb']} MB")
 
 
@@ -241,23 +261,26 @@ def simulate(collection: Path, out: Path, queries: int, seed: int, hatch: bool, 
 
 
 @cli.command()
-@catalog_option
-def migrate(catalog: Path) -> None:
+@catalog_options
+def migrate(catalog: str, media: Path | None) -> None:
     """Bring a catalog's schema up to date (safe to re-run; nothing to do prints so).
 
-    Example: platemark migrate --catalog ./catalog
-    """
-    from platemark.store.sqlite import Catalog
+    In an empty PostgreSQL database this makes the catalog (give --media). An embedded
+    catalog is made by `platemark ingest`.
 
-    if not (catalog / "catalog.db").exists():
+    Example: platemark migrate --catalog postgresql://platemark@db/prints --media /srv/platemark
+    """
+    from platemark.store import is_postgres_url, open_catalog
+
+    if not is_postgres_url(catalog) and not (Path(catalog) / "catalog.db").exists():
         raise click.ClickException(f"{catalog}: no catalog here (run `platemark ingest` first)")
-    with Catalog(catalog, create=True) as store:
+    with open_catalog(catalog, media=media, create=True) as store:
         applied = store.migrated
     click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
 
 @cli.command()
-@catalog_option
+@catalog_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option(
@@ -275,7 +298,9 @@ def migrate(catalog: Path) -> None:
     help="Largest photo upload accepted.",
 )
 @click.option("--root-path", default="", help="URL prefix when served behind a reverse proxy, e.g. /platemark.")
-def serve(catalog: Path, host: str, port: int, workers: int, max_upload_mb: float, root_path: str) -> None:
+def serve(
+    catalog: str, media: Path | None, host: str, port: int, workers: int, max_upload_mb: float, root_path: str
+) -> None:
     """Serve the web app and the REST API (OpenAPI docs at /docs).
 
     Example: platemark serve --catalog ./catalog --host 127.0.0.1 --port 8000
@@ -284,15 +309,17 @@ def serve(catalog: Path, host: str, port: int, workers: int, max_upload_mb: floa
 
     import uvicorn
 
-    from platemark.store.sqlite import Catalog
+    from platemark.store import is_postgres_url, open_catalog
 
-    Catalog(catalog).close()  # fail here, with a message, if there is no catalog
+    with open_catalog(catalog, media=media) as store:  # fail here, with a message, if there is no catalog
+        shown = store.location
     os.environ.update(
-        PLATEMARK_CATALOG=str(catalog.resolve()),
+        PLATEMARK_CATALOG=catalog if is_postgres_url(catalog) else str(Path(catalog).resolve()),
         PLATEMARK_MAX_UPLOAD_MB=str(max_upload_mb),
         PLATEMARK_SEARCH_THREADS=str(max(1, (os.cpu_count() or 1) // workers)),
+        **({"PLATEMARK_MEDIA": str(media.resolve())} if media else {}),
     )
-    click.echo(f"serving {catalog} on http://{host}:{port}{root_path}/ with {workers} worker(s)", err=True)
+    click.echo(f"serving {shown} on http://{host}:{port}{root_path}/ with {workers} worker(s)", err=True)
     uvicorn.run(
         "platemark.web.app:create_app_from_env",
         factory=True,
@@ -339,4 +366,4 @@ def demo(ctx: click.Context, workdir: Path, then_serve: bool, port: int) -> None
 
     catalog = run_demo(workdir, echo=click.echo)
     if then_serve:
-        ctx.invoke(serve, catalog=catalog, port=port)
+        ctx.invoke(serve, catalog=str(catalog), port=port)

@@ -14,7 +14,7 @@ from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
 from platemark.simulate.hatching import hatched_print
 from platemark.simulate.photos import phone_photo
-from platemark.store.sqlite import Catalog
+from platemark.store import open_catalog
 
 #: (scikit-image sample, title, kind): "engraving" samples are rendered as hatched prints.
 SAMPLES = (
@@ -82,7 +82,7 @@ def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> Path:
     catalog_path = workdir / "catalog"
     report = ingest(collection, catalog_path, collection="demo")
     echo(f"ingested {report.added + report.updated + report.unchanged} records into {catalog_path}")
-    searcher = Searcher(Catalog(catalog_path))
+    searcher = Searcher(open_catalog(catalog_path))
     for photo in sorted(photos.glob("*.jpg")):
         response = searcher.search(photo, top_k=3)
         top = response.results[0]

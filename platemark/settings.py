@@ -13,7 +13,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PLATEMARK_", env_file=".env", extra="ignore")
 
-    catalog: Path = Field(Path("catalog"), description="Catalog directory to serve.")
+    catalog: str = Field("catalog", description="Catalog to serve: a directory, or postgresql://user@host/database.")
+    media: Path | None = Field(
+        None, description="Images and index files of a PostgreSQL catalog (default: the directory it recorded)."
+    )
     max_upload_mb: float = Field(20.0, gt=0, description="Largest photo upload accepted, in megabytes.")
     search_threads: int = Field(1, ge=1, description="CPU threads one search may use (per worker process).")
     searches_per_worker: int = Field(

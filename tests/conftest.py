@@ -1,16 +1,27 @@
-"""Shared fixtures: a small real collection from scikit-image's bundled images, and its catalog."""
+"""Shared fixtures: a small real collection from scikit-image's bundled images, and its catalogs.
+
+Tests that take `catalog_location` (and `searcher`, `client`) run once per backend: the embedded
+SQLite catalog and PostgreSQL with pgvector. The PostgreSQL server is real: the `pgserver` wheel
+starts one for the session, or PLATEMARK_TEST_POSTGRES_URL names a server to use (its user must
+be allowed to create databases).
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from catalogs import BACKENDS, CatalogLocation
 
 from platemark.demo import write_sample_collection
 from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
-from platemark.store.sqlite import Catalog
+from platemark.store import open_catalog
 
 
 @pytest.fixture(scope="session")
@@ -25,26 +36,87 @@ def sample_images(sample_collection: tuple[Path, dict[str, np.ndarray]]) -> dict
     return sample_collection[1]
 
 
+_database_numbers = itertools.count()
+
+
 @pytest.fixture(scope="session")
-def catalog_path(
-    sample_collection: tuple[Path, dict[str, np.ndarray]], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """A catalog holding the sample collection as "samples" and two of its images as "second"."""
-    path = tmp_path_factory.mktemp("catalog")
-    folder, images = sample_collection
-    report = ingest(folder, path, collection="samples", progress=False)
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real PostgreSQL server with pgvector, for the whole session."""
+    if url := os.environ.get("PLATEMARK_TEST_POSTGRES_URL"):
+        yield url
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres_server: str) -> Callable[[], str]:
+    """Makes an empty database on the test server; returns its URL."""
+    import psycopg
+
+    def make() -> str:
+        name = f"platemark_test_{os.getpid()}_{next(_database_numbers)}"
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            admin.execute(f"CREATE DATABASE {name}")
+        return urlsplit(postgres_server)._replace(path=f"/{name}").geturl()
+
+    return make
+
+
+@pytest.fixture
+def empty_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> CatalogLocation:
+    """A place for a new catalog, on the backend the test is parametrised with (default: sqlite)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        return CatalogLocation(backend, str(tmp_path / "catalog"), None)
+    return CatalogLocation(backend, request.getfixturevalue("new_database")(), tmp_path / "media")
+
+
+def ingest_samples(
+    folder: Path, images: dict, where: CatalogLocation, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The sample collection as "samples", and two of its images again as "second"."""
+    report = ingest(folder, where.location, media=where.media, collection="samples", progress=False)
     assert report.ok and report.added == len(images)
     second = tmp_path_factory.mktemp("second")
     (second / "images").mkdir()
     for name in ("coins", "moon"):
         (second / "images" / f"{name}.png").write_bytes((folder / "images" / f"{name}.png").read_bytes())
-    assert ingest(second, path, collection="second", progress=False).added == 2
-    return path
+    assert ingest(second, where.location, media=where.media, collection="second", progress=False).added == 2
 
 
 @pytest.fixture(scope="session")
-def searcher(catalog_path: Path) -> Searcher:
-    return Searcher(Catalog(catalog_path))
+def catalog_path(
+    sample_collection: tuple[Path, dict[str, np.ndarray]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An embedded catalog of the samples (for CLI and browser tests, which need a directory)."""
+    path = tmp_path_factory.mktemp("catalog")
+    ingest_samples(*sample_collection, CatalogLocation("sqlite", str(path), None), tmp_path_factory)
+    return path
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def catalog_location(
+    request: pytest.FixtureRequest,
+    sample_collection: tuple[Path, dict[str, np.ndarray]],
+    catalog_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> CatalogLocation:
+    """The sample catalog in each backend."""
+    if request.param == "sqlite":
+        return CatalogLocation("sqlite", str(catalog_path), None)
+    where = CatalogLocation("postgres", request.getfixturevalue("new_database")(), tmp_path_factory.mktemp("media"))
+    ingest_samples(*sample_collection, where, tmp_path_factory)
+    return where
+
+
+@pytest.fixture(scope="session")
+def searcher(catalog_location: CatalogLocation) -> Searcher:
+    return Searcher(open_catalog(catalog_location.location, media=catalog_location.media))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from platemark.cli import cli
 from platemark.simulate.photos import PhotoSettings, phone_photo
-from platemark.store.sqlite import Catalog
+from platemark.store import open_catalog
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_ingest_exits_1_and_lists_bad_files(runner: CliRunner, tmp_path: Path, s
     result = runner.invoke(cli, ["ingest", str(tmp_path / "col"), "--catalog", str(tmp_path / "cat")])
     assert result.exit_code == 1
     assert "1 added" in result.output and "broken.jpg" in result.output
-    assert Catalog(tmp_path / "cat").count() == 1
+    assert open_catalog(tmp_path / "cat").count() == 1
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from platemark.evaluate.run import Evaluation
-from platemark.store.sqlite import Catalog
+from platemark.store import Catalog
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -32,7 +32,7 @@ def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, p
     false_verified, latency_ms_p50, latency_ms_p95` in `summary`.
 
     Example:
-        >>> evaluate(Searcher(Catalog("./catalog")), "bench/ground_truth.csv").summary["recall@1"]
+        >>> evaluate(Searcher(open_catalog("./catalog")), "bench/ground_truth.csv").summary["recall@1"]
     """
     queries = read_ground_truth(ground_truth)
     with contextlib.suppress(UnreadableImage):  # warm-up: load the model before timing

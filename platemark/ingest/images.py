@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -110,9 +112,9 @@ def encode_jpeg(rgb: np.ndarray, max_side: int | None = None, quality: int = 85)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write a file so that readers never see it half-written."""
+    """Write a file so that readers never see it half-written (and concurrent writers don't collide)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     partial.write_bytes(data)
     partial.replace(path)
 

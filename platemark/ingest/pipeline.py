@@ -20,7 +20,7 @@ from platemark.extract.sift import LocalFeatures, SiftExtractor
 from platemark.ingest.images import encode_jpeg, load_image, write_atomically
 from platemark.ingest.sources import PrintRecord, read_collection
 from platemark.search.engine import load_local_index
-from platemark.store.sqlite import Catalog
+from platemark.store import Catalog, open_catalog
 
 #: Longest side at which collection images are decoded, analysed and kept for display.
 INGEST_MAX_SIDE = 1600
@@ -116,6 +116,7 @@ def ingest(
     folder: str | Path,
     catalog_path: str | Path,
     *,
+    media: str | Path | None = None,
     collection: str | None = None,
     prune: bool = False,
     workers: int | None = None,
@@ -130,7 +131,8 @@ def ingest(
 
     Args:
         folder: collection folder (images/, metadata.csv, images_to_remove/).
-        catalog_path: catalog directory, created if missing.
+        catalog_path: catalog directory (created if missing) or postgresql:// URL.
+        media: images and index files of a PostgreSQL catalog (see `open_catalog`).
         collection: collection name (default: the folder's name).
         prune: delete records whose image is no longer in the folder.
         workers: worker processes for feature extraction (default: CPU count).
@@ -140,7 +142,7 @@ def ingest(
     """
     source = read_collection(Path(folder), collection)
     report = IngestReport(source.name, problems=list(source.problems))
-    with Catalog(catalog_path, create=True, extractors=extractor_names()) as catalog:
+    with open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog:
         catalog.set_collection_source(source.name, str(Path(folder).resolve()))
         known = catalog.content_hashes(source.name)
         placeholder_hashes = _placeholder_hashes(source.placeholders, report)
@@ -198,9 +200,9 @@ def ingest(
             present = {r.record_id for r in source.records}
             report.pruned = catalog.delete(source.name, sorted(set(known) - present))
         catalog.remove_orphan_images()
-        keys = catalog.keys()
-        if len(keys):
-            load_local_index(catalog, keys)
+        if catalog.count():  # build the search indexes now, not on the first search
+            catalog.warm()
+            load_local_index(catalog)
     return report
 
 

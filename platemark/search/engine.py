@@ -1,4 +1,10 @@
-"""The search pipeline: global shortlist + local-feature voting -> geometric verification -> ranking."""
+"""The search pipeline: global shortlist + local-feature voting -> geometric verification -> ranking.
+
+Up to `SearchOptions.vote_index_max_keypoints` reference keypoints, every worker holds them all in a faiss
+index and each photo keypoint votes for records, so candidates do not depend on the global
+shortlist. Larger catalogs verify the global shortlist only, fetching those records'
+keypoints from the catalog, so a worker's memory does not grow with the catalog.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +20,10 @@ from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.ingest.images import QUERY_MAX_SIDE, ImageSource, load_image
-from platemark.search.filters import RecordFilter, filter_values
-from platemark.search.knn import GlobalIndex
-from platemark.search.local import Correspondences, LocalIndex
+from platemark.search.local import Correspondences, LocalIndex, match_descriptors
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
-from platemark.store.sqlite import Catalog, StoredRecord
+from platemark.store.base import Catalog, StoredRecord
+from platemark.store.filters import RecordFilter
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,11 @@ class SearchOptions:
 
     vote_candidates: int = 12
     global_candidates: int = 4
+    #: Largest catalog, in reference keypoints (~1000 per record), searched with the vote index:
+    #: about 1.3 GB of descriptors and their index per worker. Larger ones verify the shortlist.
+    vote_index_max_keypoints: int = 5_000_000
+    #: Global candidates verified when the catalog is too large for the vote index.
+    shortlist_candidates: int = 16
     min_votes: int = 5
     neighbours: int = 10
     ratio: float = 0.85
@@ -93,7 +103,7 @@ class Searcher:
     """Search a catalog with photos. Loading builds (or reuses) the in-memory indexes once.
 
     Example:
-        >>> searcher = Searcher(Catalog("./catalog"))
+        >>> searcher = Searcher(open_catalog("./catalog"))
         >>> searcher.search("photo.jpg", top_k=5).results[0].record.record_id
     """
 
@@ -102,13 +112,11 @@ class Searcher:
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
-        self.keys, vectors = catalog.global_vectors()
-        if len(self.keys) == 0:
-            raise PlatemarkError(f"{catalog.path}: the catalog holds no records")
-        self.global_index = GlobalIndex(vectors)
-        self.local_index = load_local_index(catalog, self.keys)
-        self.records = catalog.records()
-        self.filter_values = filter_values(self.records.values())
+        if catalog.count() == 0:
+            raise PlatemarkError(f"{catalog.location}: the catalog holds no records")
+        catalog.warm()
+        self.local_index = load_local_index(catalog, self.options.vote_index_max_keypoints)
+        self.filter_values = catalog.filter_values()
 
     def search(
         self,
@@ -126,128 +134,159 @@ class Searcher:
 
         Raises:
             UnreadableImage: the photo cannot be decoded.
+            UnknownFilterValue: the filter names a value no record has.
         """
         started = time.perf_counter()
         stages: dict[str, float] = {}
         query_name = name or ("upload" if isinstance(image, bytes | np.ndarray) else str(image))
-        allowed = self._allowed(where)
+        if where is not None and where.empty:
+            where = None
+        if where is not None:
+            where.check(self.filter_values)
         with _timed(stages, "decode"):
             rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
         with _timed(stages, "global"):
             query_vector = self.cnn.extract(rgb)
-            rows, sims = self.global_index.search(query_vector, max(top_k, self.options.global_candidates), allowed)
-        similarity = dict(zip(rows.tolist(), sims.tolist(), strict=True))
+            wanted = self.options.global_candidates if self.local_index else self.options.shortlist_candidates
+            keys, sims = self.catalog.nearest(query_vector, max(top_k, wanted), where)
+        similarity = dict(zip(keys.tolist(), sims.tolist(), strict=True))
 
-        shortlist = rows[: self.options.global_candidates]
+        allowed = self._allowed_rows(where)
+        shortlist = keys[:wanted].tolist()
         sides = self.options.query_sides
         passes = [(side, False) for side in sides] + ([(sides[0], True)] if self.options.try_mirror else [])
         verifications: dict[int, Verification] = {}
+        records: dict[int, StoredRecord] = {}
         for side, mirrored in passes:
-            for row, found in self._verify(rgb, shortlist, allowed, stages, side, mirrored).items():
-                if found.inliers > verifications.get(row, NOT_VERIFIED).inliers:
-                    verifications[row] = found
+            found = self._verify(rgb, shortlist, allowed, stages, side, mirrored, records)
+            for key, verification in found.items():
+                if verification.inliers > verifications.get(key, NOT_VERIFIED).inliers:
+                    verifications[key] = verification
             if any(v.verified for v in verifications.values()):
                 break
 
-        missing = [r for r in verifications if r not in similarity]
-        if missing:
-            vectors = self.global_index.index.reconstruct_batch(np.array(missing, np.int64))
-            similarity.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
+        if missing := [k for k in verifications if k not in similarity]:
+            found_keys, vectors = self.catalog.global_vectors(missing)
+            similarity.update(zip(found_keys.tolist(), (vectors @ query_vector).tolist(), strict=True))
         ranked = sorted(
-            set(similarity) | set(verifications),
-            key=lambda r: (
-                verifications.get(r, NOT_VERIFIED).verified,
-                verifications.get(r, NOT_VERIFIED).inliers,
-                similarity[r],
+            (k for k in set(similarity) | set(verifications) if k in similarity),
+            key=lambda k: (
+                verifications.get(k, NOT_VERIFIED).verified,
+                verifications.get(k, NOT_VERIFIED).inliers,
+                similarity[k],
             ),
             reverse=True,
         )[:top_k]
+        records.update(self.catalog.records(k for k in ranked if k not in records))
         hits = [
-            SearchHit(self.records[int(self.keys[r])], float(similarity[r]), verifications.get(r, NOT_VERIFIED))
-            for r in ranked
+            SearchHit(records[k], float(similarity[k]), verifications.get(k, NOT_VERIFIED))
+            for k in ranked
+            if k in records  # a record deleted by an ingest running meanwhile is left out
         ]
         return SearchResponse(query_name, hits, (time.perf_counter() - started) * 1000, stages)
 
-    def browse(self, where: RecordFilter | None = None) -> list[StoredRecord]:
-        """Records matching a filter, ordered by collection and record id.
+    def browse(
+        self, where: RecordFilter | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[list[StoredRecord], int]:
+        """One page of records matching a filter, ordered by collection and record id, and the count.
 
         Raises:
             UnknownFilterValue: the filter names a value no record has.
         """
         if where is not None:
             where.check(self.filter_values)
-        chosen = [r for r in self.records.values() if where is None or where.matches(r)]
-        return sorted(chosen, key=lambda r: (r.collection, r.record_id))
+        return self.catalog.browse(where, offset, limit)
 
-    def _allowed(self, where: RecordFilter | None) -> np.ndarray | None:
-        """Mask of the record rows a filter admits (None: all)."""
-        if where is None or where.empty:
+    def _allowed_rows(self, where: RecordFilter | None) -> np.ndarray | None:
+        """Mask of the vote index's record rows a filter admits (None: all)."""
+        if where is None or self.local_index is None:
             return None
-        where.check(self.filter_values)
-        return np.array([where.matches(self.records[int(key)]) for key in self.keys], bool)
+        return np.isin(self.local_index.keys, self.catalog.keys_matching(where))
 
     def _verify(
         self,
         rgb: np.ndarray,
-        global_rows: np.ndarray,
+        shortlist: list[int],
         allowed: np.ndarray | None,
         stages: dict[str, float],
         side: int,
         mirrored: bool,
+        records: dict[int, StoredRecord],
     ) -> dict[int, Verification]:
-        """Verify the vote and global candidates; returns {record row: verification}."""
+        """Verify the vote and global candidates; returns {record key: verification}."""
         opts = self.options
         photo = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
         with _timed(stages, "local_features"):
             features = self.sift[side].extract(photo)
-        with _timed(stages, "local_votes"):
-            matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
-        votes = np.bincount(matches.owner, minlength=len(self.keys))
-        if allowed is not None:
-            votes[~allowed] = 0
-        by_votes = np.argsort(-votes, kind="stable")[: opts.vote_candidates]
-        candidates = [int(r) for r in by_votes if votes[r] >= opts.min_votes]
-        candidates += [int(r) for r in global_rows if int(r) not in candidates]
+        candidates: list[int] = []
+        matches = Correspondences.none()
+        if self.local_index is not None:
+            with _timed(stages, "local_votes"):
+                matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
+            votes = np.bincount(matches.owner, minlength=len(self.local_index.keys))
+            if allowed is not None:
+                votes[~allowed] = 0
+            by_votes = np.argsort(-votes, kind="stable")[: opts.vote_candidates]
+            candidates = [int(self.local_index.keys[r]) for r in by_votes if votes[r] >= opts.min_votes]
+        candidates += [k for k in shortlist if k not in candidates]
+        with _timed(stages, "fetch"):
+            records.update(self.catalog.records(k for k in candidates if k not in records))
+            indexed = self.local_index.row_of if self.local_index is not None else {}
+            fetched = {
+                key: (points, descriptors)
+                for key, points, descriptors in self.catalog.local_features(k for k in candidates if k not in indexed)
+            }
         results = {}
-        shortlist = {int(r) for r in global_rows}
         with _timed(stages, "verify"):
-            for row in candidates:
-                results[row] = self._verify_one(row, features, matches, row in shortlist, mirrored)
+            for key in candidates:
+                if key not in records:
+                    continue
+                if key in indexed:
+                    query_idx, points = self._indexed_matches(indexed[key], features, matches, key in shortlist)
+                else:
+                    reference_points, descriptors = fetched[key]
+                    query_idx, reference_idx = match_descriptors(features.descriptors, descriptors, opts.ratio)
+                    points = reference_points[reference_idx]
+                record = records[key]
+                found = verify(
+                    features.points[query_idx], points, (features.width, features.height), (record.width, record.height)
+                )
+                # MAGSAC rejects reflections, so a mirror scan is verified against the flipped
+                # photo and only the outline in the photo is flipped back.
+                results[key] = found.flipped(features.width) if mirrored else found
         return results
 
-    def _verify_one(
-        self, row: int, features: LocalFeatures, matches: Correspondences, shortlisted: bool, mirrored: bool
-    ) -> Verification:
-        """Geometric verification of one candidate record."""
-        opts = self.options
-        query_idx, ref_rows = matches.of(row)
-        if shortlisted and len(query_idx) < 3 * opts.min_votes:
-            query_idx, ref_rows = self.local_index.match_record(features.descriptors, row, opts.ratio)
-        record = self.records[int(self.keys[row])]
-        found = verify(
-            features.points[query_idx],
-            self.local_index.points[ref_rows],
-            (features.width, features.height),
-            (record.width, record.height),
-        )
-        # MAGSAC rejects reflections, so a mirror scan is verified against the flipped
-        # photo and only the outline in the photo is flipped back.
-        return found.flipped(features.width) if mirrored else found
+    def _indexed_matches(
+        self, row: int, features: LocalFeatures, matches: Correspondences, shortlisted: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(query keypoint idx, reference points) for a record in the vote index: its votes, or an
+        exhaustive match when a shortlisted record got too few votes to judge."""
+        index = self.local_index
+        query_idx, point_rows = matches.of(row)
+        if shortlisted and len(query_idx) < 3 * self.options.min_votes:
+            query_idx, point_rows = index.match_record(features.descriptors, row, self.options.ratio)
+        return query_idx, index.points[point_rows]
 
 
-def load_local_index(catalog: Catalog, keys: np.ndarray) -> LocalIndex:
-    """The catalog's local-feature index: the saved one if current, else rebuilt (and saved)."""
+def load_local_index(
+    catalog: Catalog, max_keypoints: int = SearchOptions.vote_index_max_keypoints
+) -> LocalIndex | None:
+    """The catalog's keypoint vote index: the saved one if current, else rebuilt (and saved);
+    None when the catalog has more than `max_keypoints` (then the global shortlist is verified)."""
+    if catalog.keypoint_count() > max_keypoints:
+        return None
     generation = catalog.generation
     index = LocalIndex.load(catalog.index_dir, generation)
     if index is not None:
         return index
-    row_of_key = {int(k): i for i, k in enumerate(keys)}
-    owners, points, descriptors = [], [], []
-    for key, record_points, record_descriptors in catalog.local_features():
-        owners.append(np.full(len(record_points), row_of_key[key], np.int32))
+    keys, owners, points, descriptors = [], [], [], []
+    for row, (key, record_points, record_descriptors) in enumerate(catalog.local_features()):
+        keys.append(key)
+        owners.append(np.full(len(record_points), row, np.int32))
         points.append(record_points)
         descriptors.append(record_descriptors)
     index = LocalIndex(
+        np.array(keys, np.int64),
         np.concatenate(owners) if owners else np.zeros(0, np.int32),
         np.concatenate(points) if points else np.zeros((0, 2), np.float32),
         np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.uint8),

@@ -8,6 +8,7 @@ and the correspondences feed geometric verification directly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class Correspondences:
     reference: np.ndarray  # (M,) row in the index's point table
     owner: np.ndarray  # (M,) record row the reference keypoint belongs to
 
+    @classmethod
+    def none(cls) -> Correspondences:
+        return cls(*(np.zeros(0, t) for t in (np.int64, np.int64, np.int32)))
+
     def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """(query keypoint index, reference point row) pairs for one record row."""
         mask = self.owner == row
@@ -38,18 +43,26 @@ class LocalIndex:
     """Reference keypoints of all records: positions, owners, and a faiss index of descriptors.
 
     Args:
-        owners: record row (0..n_records-1) of each keypoint.
+        keys: catalog key of each record row.
+        owners: record row (0..len(keys)-1) of each keypoint, ascending.
         points: (M, 2) keypoint positions in their reference image.
         descriptors: (M, 128) uint8 RootSIFT.
     """
 
     def __init__(
-        self, owners: np.ndarray, points: np.ndarray, descriptors: np.ndarray, index: faiss.Index | None = None
+        self,
+        keys: np.ndarray,
+        owners: np.ndarray,
+        points: np.ndarray,
+        descriptors: np.ndarray,
+        index: faiss.Index | None = None,
     ) -> None:
+        self.keys = np.asarray(keys, np.int64)
+        self.row_of = {int(key): row for row, key in enumerate(self.keys)}
         self.owners = owners.astype(np.int32)
         self.points = points.astype(np.float32)
         self.descriptors = descriptors
-        self.starts = np.searchsorted(self.owners, np.arange(int(self.owners.max(initial=-1)) + 2))
+        self.starts = np.searchsorted(self.owners, np.arange(len(self.keys) + 1))
         self.index = index if index is not None else self._build(descriptors)
 
     @staticmethod
@@ -83,9 +96,8 @@ class LocalIndex:
         neighbour; each query keypoint votes at most once per record, and each
         reference keypoint is used by at most one query keypoint.
         """
-        empty = Correspondences(*(np.zeros(0, t) for t in (np.int64, np.int64, np.int32)))
         if len(self) == 0 or len(descriptors) == 0:
-            return empty
+            return Correspondences.none()
         k = min(k, len(self))
         distances, neighbours = self.index.search(_as_float(descriptors), k)
         background = np.maximum(distances[:, -1:], 1e-6)
@@ -94,7 +106,7 @@ class LocalIndex:
         query = np.repeat(np.arange(len(descriptors)), k).reshape(-1, k)[accept]
         reference, relative = neighbours[accept], relative[accept]
         if len(query) == 0:
-            return empty
+            return Correspondences.none()
         order = np.argsort(relative, kind="stable")  # closest first: the de-duplications keep the best
         query, reference = query[order], reference[order]
         owner = self.owners[reference]
@@ -106,32 +118,28 @@ class LocalIndex:
         return Correspondences(query[keep], reference[keep], owner[keep])
 
     def match_record(self, descriptors: np.ndarray, row: int, ratio: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
-        """Exhaustive Lowe-ratio matching of query descriptors against one record's keypoints."""
+        """Exhaustive matching of query descriptors against one record's keypoints: (query idx, point rows)."""
         rows, reference = self.record_points(row)
-        if len(rows) < 2 or len(descriptors) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        d2, best2 = faiss.knn(_as_float(descriptors), _as_float(reference), 2)
-        good = d2[:, 0] < (ratio**2) * d2[:, 1]
-        query_idx = np.flatnonzero(good)
-        ref_rows = rows[best2[good, 0]]
-        _, first = np.unique(ref_rows, return_index=True)
-        return query_idx[first], ref_rows[first]
+        query_idx, reference_idx = match_descriptors(descriptors, reference, ratio)
+        return query_idx, rows[reference_idx]
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, folder: Path, generation: int) -> None:
-        """Write the index atomically, tagged with the catalog generation it reflects."""
+        """Write the index as one file, atomically (other processes may be writing it too),
+        tagged with the catalog generation it reflects."""
         folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(folder / "local.faiss.part"))
-        with open(folder / "local.npz.part", "wb") as handle:
+        part = folder / f"local.npz.{os.getpid()}.part"
+        with open(part, "wb") as handle:
             np.savez(
                 handle,
+                keys=self.keys,
                 owners=self.owners,
                 points=self.points,
                 descriptors=self.descriptors,
                 generation=np.int64(generation),
+                index=faiss.serialize_index(self.index),
             )
-        (folder / "local.faiss.part").replace(folder / "local.faiss")
-        (folder / "local.npz.part").replace(folder / "local.npz")
+        part.replace(folder / "local.npz")
 
     @classmethod
     def load(cls, folder: Path, generation: int) -> LocalIndex | None:
@@ -140,12 +148,25 @@ class LocalIndex:
             arrays = np.load(folder / "local.npz")
             if int(arrays["generation"]) != generation:
                 return None
-            index = faiss.read_index(str(folder / "local.faiss"))
+            index = faiss.deserialize_index(arrays["index"])
+            return cls(arrays["keys"], arrays["owners"], arrays["points"], arrays["descriptors"], index)
         except (OSError, KeyError, ValueError, RuntimeError):
             return None
-        if index.ntotal != len(arrays["owners"]):
-            return None
-        return cls(arrays["owners"], arrays["points"], arrays["descriptors"], index)
+
+
+def match_descriptors(
+    descriptors: np.ndarray, reference: np.ndarray, ratio: float = 0.85
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exhaustive Lowe-ratio matching of query descriptors against one record's: (query idx, reference idx),
+    each reference keypoint used once."""
+    if len(reference) < 2 or len(descriptors) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    d2, best2 = faiss.knn(_as_float(descriptors), _as_float(reference), 2)
+    good = d2[:, 0] < (ratio**2) * d2[:, 1]
+    query_idx = np.flatnonzero(good)
+    reference_idx = best2[good, 0]
+    _, first = np.unique(reference_idx, return_index=True)
+    return query_idx[first], reference_idx[first]
 
 
 def _as_float(descriptors: np.ndarray) -> np.ndarray:

@@ -1,13 +1,18 @@
-"""Named, ordered schema steps of the embedded catalog; each applied step is recorded.
+"""Named, ordered schema steps for each backend; each applied step is recorded in `migrations`.
 
-A step never changes once released: a later change to the schema is a new step. Steps use
-IF NOT EXISTS so that catalogs made before this table existed are adopted, not broken.
+A step never changes once released: a later change to the schema is a new step. Each step
+runs in its own transaction under the schema lock, so several processes may migrate at once.
+The SQLite steps use IF NOT EXISTS so that catalogs made before the ledger existed are adopted.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from platemark.store.base import Catalog
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,7 @@ class Migration:
     sql: str
 
 
-MIGRATIONS = (
+SQLITE = (
     Migration(
         "0001_records_and_features",
         """
@@ -57,35 +62,79 @@ MIGRATIONS = (
     ),
 )
 
+#: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
+#: inner product through an HNSW index. Another extractor would be a new step.
+POSTGRES = (
+    Migration(
+        "0001_records_and_features",
+        """
+        CREATE EXTENSION IF NOT EXISTS vector;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE records (
+            id BIGSERIAL PRIMARY KEY,
+            collection TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            image_path TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            metadata TEXT NOT NULL,
+            year_min INTEGER,
+            year_max INTEGER,
+            UNIQUE (collection, record_id)
+        );
+        CREATE TABLE features (
+            record BIGINT PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+            global vector(1280) NOT NULL,
+            points BYTEA NOT NULL,
+            descriptors BYTEA NOT NULL
+        );
+        CREATE INDEX features_global_hnsw ON features USING hnsw (global vector_ip_ops);
+        """,
+    ),
+    Migration(
+        "0002_saved_searches",
+        """
+        CREATE TABLE searches (
+            id TEXT PRIMARY KEY,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            request TEXT NOT NULL,
+            response TEXT NOT NULL
+        );
+        """,
+    ),
+)
+
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 
 
-def pending(db: sqlite3.Connection) -> list[Migration]:
-    """Steps not yet applied to this database, in order."""
-    db.execute(_LEDGER)
-    applied = {name for (name,) in db.execute("SELECT name FROM migrations")}
-    return [m for m in MIGRATIONS if m.name not in applied]
+def pending(catalog: Catalog) -> list[Migration]:
+    """Steps not yet applied to this catalog, in order."""
+    if not catalog.table_exists("migrations"):
+        return list(catalog.schema_steps)
+    applied = {name for (name,) in catalog.execute("SELECT name FROM migrations")}
+    return [m for m in catalog.schema_steps if m.name not in applied]
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
+def migrate(catalog: Catalog) -> list[str]:
     """Apply every pending step, each in its own transaction; returns the names applied.
 
-    Safe to run from several processes at once: a step is applied and recorded under one
-    write lock, and a process that finds it recorded skips it.
+    Safe to run from several processes at once: a step is applied and recorded under the
+    schema lock, and a process that then finds it recorded skips it.
     """
     applied = []
-    for migration in pending(db):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if db.execute("SELECT 1 FROM migrations WHERE name = ?", (migration.name,)).fetchone() is None:
+    for migration in pending(catalog):
+        with catalog.transaction():
+            catalog.lock_schema()
+            catalog.execute(_LEDGER)
+            if catalog.execute("SELECT 1 FROM migrations WHERE name = ?", (migration.name,)).fetchone() is None:
                 for statement in _statements(migration.sql):
-                    db.execute(statement)
-                db.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (migration.name,))
+                    catalog.execute(statement)
+                catalog.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                    (migration.name, datetime.now(UTC).isoformat(timespec="seconds")),
+                )
                 applied.append(migration.name)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     return applied
 
 

@@ -15,8 +15,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from platemark import errors
-from platemark.search.filters import UnknownFilterValue
 from platemark.settings import Settings
+from platemark.store.filters import UnknownFilterValue
 from platemark.web.deps import LiveSearcher
 from platemark.web.routes import media, records, search
 

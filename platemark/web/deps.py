@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from platemark.search.engine import Searcher
 from platemark.settings import Settings
-from platemark.store.sqlite import Catalog
+from platemark.store import Catalog, open_catalog
 
 #: How often (seconds) a worker checks whether an ingest changed the catalog.
 RELOAD_CHECK_SECONDS = 10.0
@@ -25,7 +25,7 @@ class LiveSearcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._searcher = Searcher(Catalog(settings.catalog))
+        self._searcher = Searcher(open_catalog(settings.catalog, media=settings.media))
         self._generation = self._searcher.catalog.generation
         self._checked = time.monotonic()
         self._lock = threading.Lock()
@@ -37,7 +37,9 @@ class LiveSearcher:
                 self._checked = now
                 generation = self._searcher.catalog.generation
                 if generation != self._generation:
-                    self._searcher = Searcher(Catalog(self.settings.catalog), cnn=self._searcher.cnn)
+                    self._searcher = Searcher(
+                        open_catalog(self.settings.catalog, media=self.settings.media), cnn=self._searcher.cnn
+                    )
                     self._generation = generation
             finally:
                 self._lock.release()

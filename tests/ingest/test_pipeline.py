@@ -3,7 +3,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from catalogs import BACKENDS
 from PIL import Image
 
+from platemark.errors import PlatemarkError
 from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
-from platemark.store.sqlite import Catalog
+from platemark.store import open_catalog
 
 GOOD = ("coins", "moon", "chelsea")
 
@@ -55,7 +56,7 @@ def test_ingest_accepts_unusual_image_modes(tmp_path: Path, sample_images: dict)
     image.save(folder / "images" / "rotated.jpg", exif=exif)
     report = ingest(folder, tmp_path / "cat", progress=False)
     assert report.ok and report.added == 5
-    with Catalog(tmp_path / "cat") as catalog:
+    with open_catalog(tmp_path / "cat") as catalog:
         rotated = catalog.find("col", "rotated")
         assert (rotated.width, rotated.height) == (image.height, image.width)
 
@@ -68,10 +69,10 @@ def test_metadata_joins_by_id_not_row_order(tmp_path: Path, sample_images: dict)
     )
     report = ingest(folder, tmp_path / "cat", progress=False)
     assert any("ghost" in p for p in report.problems)
-    with Catalog(tmp_path / "cat") as catalog:
+    with open_catalog(tmp_path / "cat") as catalog:
         assert catalog.find("col", "moon").metadata == {"title": "The Moon", "date": "c. 1710"}
         assert catalog.find("col", "chelsea").metadata["title"] == "A Cat"
-        year = catalog.db.execute("SELECT year_min, year_max FROM records WHERE record_id = 'chelsea'").fetchone()
+        year = catalog.execute("SELECT year_min, year_max FROM records WHERE record_id = 'chelsea'").fetchone()
         assert year == (1600, 1650)
 
 
@@ -91,7 +92,7 @@ def test_reingest_processes_only_new_or_changed_images(tmp_path: Path, sample_im
     Image.fromarray(sample_images["coffee"]).save(folder / "images" / "moon.jpg")
     changed = ingest(folder, tmp_path / "cat", progress=False)
     assert (changed.added, changed.updated, changed.unchanged) == (0, 1, 2)
-    with Catalog(tmp_path / "cat") as catalog:
+    with open_catalog(tmp_path / "cat") as catalog:
         assert catalog.count() == 3
 
 
@@ -101,7 +102,7 @@ def test_prune_removes_records_whose_image_is_gone(tmp_path: Path, sample_images
     (folder / "images" / "moon.jpg").unlink()
     assert ingest(folder, tmp_path / "cat", progress=False).pruned == 0
     assert ingest(folder, tmp_path / "cat", prune=True, progress=False).pruned == 1
-    with Catalog(tmp_path / "cat") as catalog:
+    with open_catalog(tmp_path / "cat") as catalog:
         assert catalog.find("col", "moon") is None and catalog.count() == 2
         assert len(list(catalog.thumbs_dir.glob("*.jpg"))) == 2
 
@@ -131,40 +132,76 @@ def test_interrupted_ingest_resumes_without_loss_or_duplicates(tmp_path: Path, s
         ingest(folder, tmp_path / "cat", progress=False, on_record=stop_after_two)
     report = ingest(folder, tmp_path / "cat", progress=False)
     assert (report.added, report.unchanged) == (3, 2)
-    searcher = Searcher(Catalog(tmp_path / "cat"))
-    assert len(searcher.keys) == 5
+    searcher = Searcher(open_catalog(tmp_path / "cat"))
+    assert searcher.catalog.count() == 5
     assert searcher.search(sample_images["page"]).results[0].record.record_id == "page"
 
 
-def test_killed_ingest_process_leaves_consistent_catalog(tmp_path: Path, sample_images: dict) -> None:
+def ingest_command(folder: Path, where, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "platemark", "ingest", str(folder), *where.cli_args(), *extra]
+
+
+def _count(where) -> int:
+    try:
+        with open_catalog(where.location, media=where.media) as catalog:
+            return catalog.count()
+    except PlatemarkError:
+        return 0
+
+
+@pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
+def test_killed_ingest_process_leaves_consistent_catalog(empty_catalog, tmp_path: Path, sample_images: dict) -> None:
+    where = empty_catalog
     names = tuple(sample_images)
     folder = write_collection(tmp_path / "col", sample_images, names)
-    catalog = tmp_path / "cat"
     process = subprocess.Popen(
-        [sys.executable, "-m", "platemark", "ingest", str(folder), "--catalog", str(catalog), "--workers", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        ingest_command(folder, where, "--workers", "1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _count(catalog) < 3:
+    while time.monotonic() < deadline and _count(where) < 3:
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    interrupted = _count(catalog)
+    interrupted = _count(where)
     assert 3 <= interrupted < len(names), "the process was killed part-way"
-    report = ingest(folder, catalog, progress=False)
+    report = ingest(folder, where.location, media=where.media, progress=False)
     assert report.unchanged == interrupted and report.added == len(names) - interrupted
-    with Catalog(catalog) as store:
+    with open_catalog(where.location, media=where.media) as store:
         assert store.count() == len(names)
-        assert store.db.execute("SELECT count(*) FROM features").fetchone()[0] == len(names)
+        assert store.execute("SELECT count(*) FROM features").fetchone()[0] == len(names)
+        assert sorted(store.content_hashes("col")) == sorted(names)
 
 
-def _count(catalog: Path) -> int:
-    try:
-        with sqlite3.connect(catalog / "catalog.db", timeout=1) as db:
-            return db.execute("SELECT count(*) FROM records").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+@pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
+def test_concurrent_ingests_neither_lose_nor_duplicate_and_search_keeps_working(
+    empty_catalog, tmp_path: Path, sample_images: dict
+) -> None:
+    where = empty_catalog
+    names = ("astronaut", "camera", "chelsea", "coffee", "moon", "page", "coins", "clock")
+    folder = write_collection(tmp_path / "col", sample_images, names)
+    first = write_collection(tmp_path / "first", sample_images, ("camera", "page"))
+    ingest(first, where.location, media=where.media, collection="col", progress=False)
+    searcher = Searcher(open_catalog(where.location, media=where.media))
+    processes = [
+        subprocess.Popen(ingest_command(folder, where, "--workers", "1"), stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    searches = 0
+    while any(p.poll() is None for p in processes):
+        assert searcher.search(sample_images["page"]).results[0].record.record_id == "page"
+        searches += 1
+    assert [p.wait() for p in processes] == [0, 0], [p.stderr.read() for p in processes]
+    assert searches >= 3
+    with open_catalog(where.location, media=where.media) as store:
+        assert store.count() == len(names) and sorted(store.content_hashes("col")) == sorted(names)
+        assert store.execute("SELECT count(*) FROM features").fetchone()[0] == len(names)
+    assert (
+        Searcher(open_catalog(where.location, media=where.media))
+        .search(sample_images["clock"])
+        .results[0]
+        .record.record_id
+        == "clock"
+    )
 
 
 def test_ingest_reads_folder_without_images_subfolder(tmp_path: Path, sample_images: dict) -> None:
@@ -184,5 +221,5 @@ def test_placeholders_listed_later_remove_already_indexed_records(tmp_path: Path
     Image.fromarray(sample_images["text"]).resize((224, 86)).save(folder / "images_to_remove" / "placeholder.png")
     report = ingest(folder, tmp_path / "cat", progress=False)
     assert report.placeholders_removed == 1 and report.unchanged == len(GOOD)
-    with Catalog(tmp_path / "cat") as catalog:
+    with open_catalog(tmp_path / "cat") as catalog:
         assert catalog.find("col", "no_photo_yet") is None and catalog.count() == len(GOOD)

@@ -18,7 +18,7 @@ def planted_index(count: int, records: int) -> tuple[LocalIndex, np.ndarray, int
     owners = np.repeat(np.arange(records), count // records).astype(np.int32)
     descriptors = random_descriptors(rng, len(owners))
     points = rng.uniform(0, 500, size=(len(owners), 2)).astype(np.float32)
-    index = LocalIndex(owners, points, descriptors)
+    index = LocalIndex(np.arange(records), owners, points, descriptors)
     start = int(np.searchsorted(owners, 3))
     noise = rng.integers(-3, 4, size=(200, 128))
     query = np.clip(descriptors[start : start + 200].astype(int) + noise, 0, 255).astype(np.uint8)

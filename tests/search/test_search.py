@@ -7,8 +7,8 @@ import pytest
 from platemark.demo import sample_image
 from platemark.errors import PlatemarkError, UnreadableImage
 from platemark.search.engine import Searcher
-from platemark.search.filters import RecordFilter
 from platemark.simulate.photos import PhotoSettings, phone_photo
+from platemark.store.filters import RecordFilter
 
 STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0.5)
 

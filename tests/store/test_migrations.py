@@ -1,51 +1,70 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from catalogs import BACKENDS
 from click.testing import CliRunner
 
 from platemark.cli import cli
 from platemark.errors import StoreNotMigrated
-from platemark.store import migrations
-from platemark.store.sqlite import Catalog
+from platemark.store import migrations, open_catalog
 
 
-def test_new_catalog_records_every_step(tmp_path: Path) -> None:
-    with Catalog(tmp_path, create=True) as catalog:
-        applied = [name for (name,) in catalog.db.execute("SELECT name FROM migrations ORDER BY name")]
-    assert applied == [m.name for m in migrations.MIGRATIONS]
+@pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
+def test_new_catalog_records_every_step(empty_catalog) -> None:
+    with open_catalog(empty_catalog.location, media=empty_catalog.media, create=True) as catalog:
+        applied = [name for (name,) in catalog.execute("SELECT name FROM migrations ORDER BY name")]
+        assert applied == [m.name for m in catalog.schema_steps] == catalog.migrated
 
 
-def test_older_catalog_must_be_migrated_before_reading(tmp_path: Path) -> None:
-    Catalog(tmp_path, create=True).close()
-    with sqlite3.connect(tmp_path / "catalog.db") as db:  # as a catalog made before saved searches existed
-        db.execute("DROP TABLE searches")
-        db.execute("DELETE FROM migrations WHERE name = '0002_saved_searches'")
+@pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
+def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
+    where = empty_catalog
+    with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
+        catalog.execute("DROP TABLE searches")
+        catalog.execute("DELETE FROM migrations WHERE name = '0002_saved_searches'")
     with pytest.raises(StoreNotMigrated, match=r"0002_saved_searches.*platemark migrate"):
-        Catalog(tmp_path)
+        open_catalog(where.location, media=where.media)
     runner = CliRunner()
-    first = runner.invoke(cli, ["migrate", "--catalog", str(tmp_path)])
+    first = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert first.exit_code == 0 and "applied 0002_saved_searches" in first.output
-    second = runner.invoke(cli, ["migrate", "--catalog", str(tmp_path)])
+    second = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert second.exit_code == 0 and "up to date" in second.output
-    with Catalog(tmp_path) as catalog:
+    with open_catalog(where.location, media=where.media) as catalog:
         catalog.save_search("abc", {}, {"ok": True})
         assert catalog.get_search("abc") == ({}, {"ok": True})
 
 
+def test_migrate_makes_a_postgres_catalog_from_several_processes_at_once(new_database, tmp_path: Path) -> None:
+    url = new_database()
+    command = [sys.executable, "-m", "platemark", "migrate", "--catalog", url, "--media", str(tmp_path)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    applied = [out for out, _ in outputs if "applied" in out]
+    assert len(applied) >= 1 and sum(out.count("0001_records_and_features") for out, _ in outputs) == 1
+    with open_catalog(url) as catalog:
+        assert migrations.pending(catalog) == [] and catalog.media == tmp_path.resolve()
+
+
 def test_catalog_from_before_the_ledger_is_adopted(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "catalog.db") as db:
-        for migration in migrations.MIGRATIONS:
+        for migration in migrations.SQLITE:
             db.executescript(migration.sql)
-    assert [m.name for m in migrations.pending(sqlite3.connect(tmp_path / "catalog.db"))] == [
-        m.name for m in migrations.MIGRATIONS
-    ]
-    with Catalog(tmp_path, create=True) as catalog:
-        assert migrations.pending(catalog.db) == []
+    with open_catalog(tmp_path, create=True) as catalog:
+        assert catalog.migrated == [m.name for m in migrations.SQLITE]
+        assert migrations.pending(catalog) == []
 
 
 def test_migrate_without_catalog_is_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["migrate", "--catalog", str(tmp_path / "none")])
     assert result.exit_code == 1 and "no catalog here" in result.output
+
+
+def test_postgres_catalog_without_media_is_an_error(new_database) -> None:
+    result = CliRunner().invoke(cli, ["migrate", "--catalog", new_database()])
+    assert result.exit_code == 1 and "--media" in result.output and "Traceback" not in result.output

@@ -3,32 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
+from catalogs import BACKENDS
 
-from platemark.errors import ExtractorMismatch, SearchNotFound
+from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound, StoreNotMigrated
 from platemark.extract.sift import LocalFeatures
-from platemark.store.sqlite import Catalog
+from platemark.store import Catalog, RecordWithFeatures, open_catalog
+from platemark.store.filters import RecordFilter
+
+DIM = 1280  # the PostgreSQL schema holds EfficientNet-Lite0 vectors
+EXTRACTORS = {"global": "g/1", "local": "l/1"}
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    with Catalog(tmp_path / request.param, create=True, extractors={"global": "g/1", "local": "l/1"}) as catalog:
+pytestmark = pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def where(empty_catalog):
+    return empty_catalog
+
+
+@pytest.fixture
+def store(where) -> Iterator[Catalog]:
+    with open_catalog(where.location, media=where.media, create=True, extractors=EXTRACTORS) as catalog:
         yield catalog
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
 
 
 def features(seed: int, keypoints: int = 5) -> tuple[np.ndarray, LocalFeatures]:
     rng = np.random.default_rng(seed)
-    vector = rng.normal(size=16).astype(np.float32)
     local = LocalFeatures(
         rng.uniform(0, 100, (keypoints, 2)).astype(np.float32),
         rng.integers(0, 255, (keypoints, 128)).astype(np.uint8),
         120,
         80,
     )
-    return vector / np.linalg.norm(vector), local
+    return unit(rng.normal(size=DIM)), local
 
 
 def add(store: Catalog, record_id: str, seed: int = 0, collection: str = "c", **metadata: str) -> int:
@@ -100,6 +115,95 @@ def test_saved_searches_round_trip(store: Catalog) -> None:
         store.get_search("s2")
 
 
-def test_store_refuses_features_of_another_extractor(store: Catalog) -> None:
+def test_store_refuses_features_of_another_extractor(store: Catalog, where) -> None:
     with pytest.raises(ExtractorMismatch):
-        Catalog(store.path, extractors={"global": "other/9", "local": "l/1"})
+        open_catalog(where.location, media=where.media, extractors={"global": "other/9", "local": "l/1"})
+    assert store.extractors() == EXTRACTORS
+
+
+def test_opening_a_missing_catalog_is_catalog_not_found(where) -> None:
+    with pytest.raises(CatalogNotFound, match="no catalog here"):
+        open_catalog(where.location, media=where.media)
+
+
+def test_reopening_finds_records_and_media(store: Catalog, where) -> None:
+    key = add(store, "r1")
+    with open_catalog(where.location) as again:
+        assert again.find("c", "r1").key == key
+        assert again.media.resolve() == store.media.resolve()
+
+
+def test_nearest_agrees_with_exact_search(store: Catalog) -> None:
+    keys = [add(store, f"r{i}", seed=i) for i in range(60)]
+    stored_keys, vectors = store.global_vectors()
+    assert stored_keys.tolist() == keys
+    store.warm()
+    rng = np.random.default_rng(5)
+    for probe in range(10):
+        query = unit(vectors[probe] + rng.normal(scale=0.01, size=DIM))
+        found, sims = store.nearest(query, 5)
+        exact = np.argsort(-(vectors @ query))[:5]
+        assert found[0] == keys[probe] and set(found.tolist()) == {keys[i] for i in exact}
+        assert np.allclose(sims, np.sort(vectors @ query)[::-1][:5], atol=1e-4)
+
+
+def test_nearest_with_filter_returns_only_and_enough_matching_records(store: Catalog) -> None:
+    for i in range(40):
+        add(store, f"r{i}", seed=i, collection="rare" if i % 10 == 0 else "common")
+    rare = {r.key for r in store.browse(RecordFilter(collections=("rare",)))[0]}
+    query = features(3)[0]
+    found, _ = store.nearest(query, 4, RecordFilter(collections=("rare",)))
+    assert set(found.tolist()) == rare and len(rare) == 4
+    assert store.nearest(query, 3, RecordFilter(collections=("common",)))[0][0] == store.find("common", "r3").key
+
+
+def test_browse_filters_pages_and_counts(store: Catalog) -> None:
+    add(store, "b", person="Albrecht DÜRER", classification="Print")
+    add(store, "a", person="Rembrandt", classification="Print")
+    add(store, "c", person="100% sure_", classification="Drawing")
+    page, count = store.browse(RecordFilter(classification=("Print",)), offset=1, limit=1)
+    assert count == 2 and [r.record_id for r in page] == ["b"]
+    assert [r.record_id for r in store.browse(RecordFilter(person="dürer"))[0]] == ["b"]
+    assert [r.record_id for r in store.browse(RecordFilter(person="0% s"))[0]] == ["c"]
+    assert store.browse(RecordFilter(person="%"))[1] == 1
+    assert store.browse(RecordFilter(year_min=1651))[1] == 0 and store.browse(RecordFilter(year_max=1600))[1] == 3
+    assert store.browse()[1] == 3
+
+
+def test_filter_values_lists_collections_facets_and_years(store: Catalog) -> None:
+    add(store, "a", collection="one", classification="Print", institution="")
+    add(store, "b", collection="two", classification="Drawing")
+    values = store.filter_values()
+    assert values["collections"] == ["one", "two"] and values["classification"] == ["Drawing", "Print"]
+    assert values["institution"] == [] and values["years"] == [1600, 1650]
+
+
+def test_records_by_key_leaves_out_missing_keys(store: Catalog) -> None:
+    key = add(store, "a")
+    assert list(store.records([key, key + 1000])) == [key]
+
+
+def test_bulk_insert_and_export_round_trip(store: Catalog) -> None:
+    rows = []
+    for i in range(7):
+        vector, local = features(i, keypoints=3 + i)
+        rows.append(
+            RecordWithFeatures("c", f"r{i}", f"/x/{i}.jpg", f"h{i}", {"title": f"t{i}"}, (1500, None), vector, local)
+        )
+    start = store.generation
+    assert store.insert_many(iter(rows)) == 7 and store.generation > start
+    out = list(store.records_with_features())
+    assert [r.record_id for r in out] == [f"r{i}" for i in range(7)]
+    for given, got in zip(rows, out, strict=True):
+        assert got.metadata == given.metadata and got.years == (1500, None)
+        assert np.allclose(got.global_vector, given.global_vector)
+        assert np.array_equal(got.local.descriptors, given.local.descriptors)
+        assert (got.local.width, got.local.height) == (120, 80)
+    assert store.keypoint_count() == sum(3 + i for i in range(7))
+    assert store.nearest(rows[4].global_vector, 1)[0][0] == store.find("c", "r4").key
+
+
+def test_reader_refuses_a_catalog_that_needs_migrating(store: Catalog, where) -> None:
+    store.execute("DELETE FROM migrations WHERE name = '0002_saved_searches'")
+    with pytest.raises(StoreNotMigrated, match="platemark migrate"):
+        open_catalog(where.location, media=where.media)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +22,9 @@ def jpeg(rgb: np.ndarray) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def client(catalog_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(catalog=catalog_path, max_upload_mb=2))) as test_client:
+def client(catalog_location) -> Iterator[TestClient]:
+    settings = Settings(catalog=catalog_location.location, media=catalog_location.media, max_upload_mb=2)
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 

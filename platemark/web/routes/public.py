@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from platemark.search.engine import SearchHit
-from platemark.store.sqlite import StoredRecord
+from platemark.store import StoredRecord
 from platemark.web.schemas import RecordPublic, SearchHitPublic
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from platemark.errors import RecordNotFound
-from platemark.search.filters import RecordFilter
+from platemark.store.filters import RecordFilter
 from platemark.web.deps import SearcherDep
 from platemark.web.routes.public import record_public
 from platemark.web.schemas import (
@@ -46,10 +46,10 @@ def list_records(
         year_max=year_max,
         person=person,
     )
-    matching = searcher.browse(where)
+    page, count = searcher.browse(where, offset, limit)
     return RecordsPublic(
-        data=[record_public(request, r) for r in matching[offset : offset + limit]],
-        count=len(matching),
+        data=[record_public(request, r) for r in page],
+        count=count,
         offset=offset,
         limit=limit,
     )

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from platemark.errors import InvalidQuery, UploadTooLarge
 from platemark.ingest.images import encode_jpeg, prepare_query, write_atomically
-from platemark.search.filters import RecordFilter
+from platemark.store.filters import RecordFilter
 from platemark.web.deps import CatalogDep, SearcherDep, SettingsDep
 from platemark.web.routes.public import hit_public, url
 from platemark.web.schemas import ErrorPublic, SearchRequestPublic, SearchResultPublic

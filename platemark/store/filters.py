@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from platemark.errors import PlatemarkError
-from platemark.store.sqlite import StoredRecord
+
+if TYPE_CHECKING:
+    from platemark.store.base import StoredRecord
 
 #: Metadata fields offered as exact-value filters (values are listed by `filter_values`).
 FACETS = ("classification", "material_technique", "institution")
@@ -70,7 +73,33 @@ class RecordFilter:
             wanted = getattr(self, facet)
             if wanted and record.metadata.get(facet) not in wanted:
                 return False
-        return not self.person or self.person.casefold() in record.metadata.get("person", "").casefold()
+        return not self.person or self.person.lower() in record.metadata.get("person", "").lower()
+
+    def sql(self, json_text: Callable[[str], str]) -> tuple[str, list[Any]]:
+        """The filter as an SQL condition on `records` and its parameters (`?` placeholders).
+
+        Args:
+            json_text: SQL for one metadata field as text, in the catalog's dialect.
+        """
+        clauses, params = ["1 = 1"], []
+        if self.collections:
+            clauses.append(f"collection IN ({','.join('?' * len(self.collections))})")
+            params += self.collections
+        if self.year_min is not None:
+            clauses.append("year_max >= ?")
+            params.append(self.year_min)
+        if self.year_max is not None:
+            clauses.append("year_min <= ?")
+            params.append(self.year_max)
+        for facet in FACETS:
+            if wanted := getattr(self, facet):
+                clauses.append(f"{json_text(facet)} IN ({','.join('?' * len(wanted))})")
+                params += wanted
+        if self.person:
+            escaped = self.person.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(f"lower(coalesce({json_text('person')}, '')) LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        return " AND ".join(clauses), params
 
     def check(self, known: dict[str, list]) -> None:
         """Raise UnknownFilterValue if a collection or facet value is not among `known` (see filter_values)."""
@@ -80,24 +109,6 @@ class RecordFilter:
             _check_known(facet, getattr(self, facet), known[facet])
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
             raise UnknownFilterValue(f"year_min {self.year_min} is after year_max {self.year_max}")
-
-
-def filter_values(records: Iterable[StoredRecord]) -> dict[str, list]:
-    """Values a filter UI can offer: collections, facet values, and the range of years."""
-    collections: set[str] = set()
-    facets: dict[str, set[str]] = {facet: set() for facet in FACETS}
-    years: list[int] = []
-    for record in records:
-        collections.add(record.collection)
-        for facet in FACETS:
-            if record.metadata.get(facet):
-                facets[facet].add(record.metadata[facet])
-        years += [y for y in (record.year_min, record.year_max) if y is not None]
-    return {
-        "collections": sorted(collections),
-        **{facet: sorted(values) for facet, values in facets.items()},
-        "years": [min(years), max(years)] if years else [],
-    }
 
 
 def _check_known(name: str, wanted: tuple[str, ...], known: list[str]) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from platemark.search import knn
-from platemark.search.knn import GlobalIndex
+from platemark.store import vectors as vector_module
+from platemark.store.vectors import VectorIndex
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -12,17 +12,17 @@ def unit(rows: np.ndarray) -> np.ndarray:
 
 def test_small_catalog_uses_exact_search() -> None:
     vectors = unit(np.random.default_rng(0).normal(size=(100, 16)))
-    index = GlobalIndex(vectors)
+    index = VectorIndex(np.arange(len(vectors)), vectors)
     rows, sims = index.search(vectors[42], 3)
     assert index.exact and rows[0] == 42 and sims[0] > 0.999
 
 
 def test_large_catalog_switches_to_hnsw_and_agrees_with_exact(monkeypatch) -> None:
-    monkeypatch.setattr(knn, "ANN_THRESHOLD", 1_000)
+    monkeypatch.setattr(vector_module, "ANN_THRESHOLD", 1_000)
     rng = np.random.default_rng(1)
     vectors = unit(rng.normal(size=(5_000, 32)))
     queries = unit(vectors[:50] + rng.normal(scale=0.3, size=(50, 32)))
-    index = GlobalIndex(vectors)
+    index = VectorIndex(np.arange(len(vectors)), vectors)
     assert not index.exact
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     found = [set(index.search(q, 10)[0]) for q in queries]
@@ -34,5 +34,5 @@ def test_search_restricted_to_allowed_rows() -> None:
     vectors = unit(np.random.default_rng(2).normal(size=(200, 16)))
     allowed = np.zeros(200, bool)
     allowed[100:] = True
-    rows, _ = GlobalIndex(vectors).search(vectors[5], 10, allowed)
+    rows, _ = VectorIndex(np.arange(len(vectors)), vectors).search(vectors[5], 10, allowed)
     assert len(rows) == 10 and all(r >= 100 for r in rows)

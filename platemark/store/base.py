@@ -1,0 +1,544 @@
+"""What every catalog does, written once: records, features, metadata and saved searches.
+
+The embedded (SQLite) and PostgreSQL catalogs differ only in how they connect, take a write
+lock, store a vector and find nearest neighbours. The SQL here runs on both; placeholders
+are written `?`. Every record is written with its features in one transaction, and every
+change bumps a generation number, so a killed ingest leaves a consistent catalog and
+derived index files know when they are stale.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound, StoreNotMigrated
+from platemark.extract.sift import LocalFeatures
+from platemark.store import migrations
+from platemark.store.filters import FACETS, RecordFilter
+
+#: Rows fetched or written per statement when working through many records.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as the catalog holds it; `key` is the catalog's internal row id."""
+
+    key: int
+    collection: str
+    record_id: str
+    image_path: str
+    content_hash: str
+    width: int
+    height: int
+    metadata: dict[str, str]
+    year_min: int | None = None
+    year_max: int | None = None
+
+    @property
+    def thumb_name(self) -> str:
+        """Thumbnails and display images are named by content hash: written before the record,
+        shared by copies."""
+        return f"{self.content_hash}.jpg"
+
+
+@dataclass(frozen=True)
+class RecordWithFeatures:
+    """A record and its features, as bulk loads, export and import move them."""
+
+    collection: str
+    record_id: str
+    image_path: str
+    content_hash: str
+    metadata: dict[str, str]
+    years: tuple[int | None, int | None]
+    global_vector: np.ndarray
+    local: LocalFeatures
+
+
+class Catalog(ABC):
+    """A catalog: records, their features, and a media directory for images and derived files.
+
+    Open one with `platemark.store.open_catalog(location)`, which picks the backend from the
+    location: a directory (embedded SQLite) or a `postgresql://` URL.
+
+    Args:
+        location: the directory or URL, as shown in messages.
+        media: directory of display images, thumbnails, saved query photos and index files.
+        create: bring the schema up to date, creating it if needed (writers do); otherwise a
+            catalog that needs `platemark migrate` raises StoreNotMigrated.
+        extractors: {"global": "name/version", "local": "name/version"} the caller uses; a
+            catalog built with others raises ExtractorMismatch.
+    """
+
+    #: This backend's schema steps, in order.
+    schema_steps: tuple[migrations.Migration, ...]
+
+    def __init__(
+        self, location: str, media: Path, *, create: bool = False, extractors: dict[str, str] | None = None
+    ) -> None:
+        self.location = location
+        self.media = media
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        if not create and not self.table_exists("meta"):
+            raise CatalogNotFound(f"{location}: no catalog here (run `platemark ingest` first)")
+        #: Schema steps this open applied.
+        self.migrated: list[str] = migrations.migrate(self) if create else []
+        if not create and (waiting := migrations.pending(self)):
+            raise StoreNotMigrated(
+                f"{self.location} needs schema steps {', '.join(m.name for m in waiting)}: run `platemark migrate`"
+            )
+        if extractors:
+            self._check_extractors(extractors)
+
+    # -- what each backend provides ----------------------------------------------------------
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new connection in autocommit mode."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction; writers from other threads and processes wait for it."""
+
+    @abstractmethod
+    def lock_schema(self) -> None:
+        """Inside a transaction: keep other processes from changing the schema until it ends."""
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def _encode_vector(self, vector: np.ndarray) -> Any: ...
+
+    @abstractmethod
+    def _decode_vector(self, value: Any) -> np.ndarray: ...
+
+    @abstractmethod
+    def _json_text(self, field: str) -> str:
+        """SQL for one metadata field as text."""
+
+    @abstractmethod
+    def nearest(self, vector: np.ndarray, k: int, where: RecordFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Keys and cosine similarities of the k records whose global vectors are closest to `vector`."""
+
+    @abstractmethod
+    def warm(self) -> None:
+        """Load whatever makes the first search fast."""
+
+    @abstractmethod
+    def size_on_disk(self) -> int:
+        """Bytes the catalog's database uses (media not included)."""
+
+    # -- connections -----------------------------------------------------------------------
+    @property
+    def db(self) -> Any:
+        """This thread's connection: web workers search from many threads at once."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            self._local.connection = connection
+            self._connections.append(connection)
+        return connection
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        """Run one statement (placeholders written `?`); returns the cursor."""
+        return self.db.execute(sql, tuple(params))
+
+    def close(self) -> None:
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.media / "thumbs"
+
+    @property
+    def images_dir(self) -> Path:
+        """Display copies of the collection images, so the web app never reads outside the catalog."""
+        return self.media / "images"
+
+    @property
+    def index_dir(self) -> Path:
+        """Index files derived from the catalog, tagged with the generation they reflect."""
+        return self.media / "index"
+
+    @property
+    def searches_dir(self) -> Path:
+        return self.media / "searches"
+
+    # -- meta ------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every change to records, so derived index files can tell they are stale."""
+        return int(self.get_meta("generation", "0") or 0)
+
+    def _bump_generation(self) -> None:
+        """Within a write transaction; atomic, so concurrent writers never reuse a number."""
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+        )
+
+    def extractors(self) -> dict[str, str]:
+        """{role: "name/version"} of the features this catalog holds."""
+        return {role: name for role in ("global", "local") if (name := self.get_meta(f"extractor.{role}"))}
+
+    def _check_extractors(self, extractors: dict[str, str]) -> None:
+        with self.transaction():
+            for role, name in extractors.items():
+                self.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                    (f"extractor.{role}", name),
+                )
+                stored = self.get_meta(f"extractor.{role}")
+                if stored != name:
+                    raise ExtractorMismatch(
+                        f"{self.location} was built with {role} features {stored!r}, not {name!r}; "
+                        "ingest into a new catalog"
+                    )
+
+    def set_collection_source(self, collection: str, source: str) -> None:
+        self._set_meta(f"collection.{collection}.source", source)
+
+    # -- writing ---------------------------------------------------------------------------
+    def content_hashes(self, collection: str) -> dict[str, str]:
+        """{record_id: content hash} of a collection, to skip unchanged images on re-ingest."""
+        rows = self.execute("SELECT record_id, content_hash FROM records WHERE collection = ?", (collection,))
+        return dict(rows.fetchall())
+
+    def upsert(
+        self,
+        *,
+        collection: str,
+        record_id: str,
+        image_path: str,
+        content_hash: str,
+        metadata: dict[str, str],
+        years: tuple[int | None, int | None],
+        global_vector: np.ndarray,
+        local: LocalFeatures,
+    ) -> int:
+        """Insert or replace one record with its features, atomically; returns its key."""
+        with self.transaction():
+            key = self.execute(
+                """INSERT INTO records (collection, record_id, image_path, content_hash, width, height,
+                                        metadata, year_min, year_max)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (collection, record_id) DO UPDATE SET
+                     image_path = excluded.image_path, content_hash = excluded.content_hash,
+                     width = excluded.width, height = excluded.height, metadata = excluded.metadata,
+                     year_min = excluded.year_min, year_max = excluded.year_max
+                   RETURNING id""",
+                (
+                    collection,
+                    record_id,
+                    image_path,
+                    content_hash,
+                    local.width,
+                    local.height,
+                    json.dumps(metadata, ensure_ascii=False),
+                    *years,
+                ),
+            ).fetchone()[0]
+            self.execute(
+                """INSERT INTO features (record, global, points, descriptors) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (record) DO UPDATE SET
+                     global = excluded.global, points = excluded.points, descriptors = excluded.descriptors""",
+                (key, *self._feature_values(global_vector, local)),
+            )
+            self._bump_generation()
+        return key
+
+    def insert_many(self, records: Iterable[RecordWithFeatures]) -> int:
+        """Add many new records in one transaction (bulk loads, import); returns how many.
+
+        Raises the backend's integrity error if a (collection, record_id) is already present.
+        """
+        added = 0
+        with self.transaction():
+            for chunk in batched(records, CHUNK):
+                for record in chunk:
+                    key = self.execute(
+                        """INSERT INTO records (collection, record_id, image_path, content_hash, width, height,
+                                                metadata, year_min, year_max)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                        _record_values(record),
+                    ).fetchone()[0]
+                    self.execute(
+                        "INSERT INTO features (record, global, points, descriptors) VALUES (?, ?, ?, ?)",
+                        (key, *self._feature_values(record.global_vector, record.local)),
+                    )
+                added += len(chunk)
+            self._bump_generation()
+        return added
+
+    def _feature_values(self, global_vector: np.ndarray, local: LocalFeatures) -> tuple[Any, bytes, bytes]:
+        return (
+            self._encode_vector(global_vector.astype(np.float32)),
+            local.points.astype(np.float32).tobytes(),
+            local.descriptors.astype(np.uint8).tobytes(),
+        )
+
+    def update_metadata(
+        self, collection: str, record_id: str, metadata: dict[str, str], years: tuple[int | None, int | None]
+    ) -> None:
+        """Replace a record's metadata without touching its features."""
+        self.execute(
+            "UPDATE records SET metadata = ?, year_min = ?, year_max = ? WHERE collection = ? AND record_id = ?",
+            (json.dumps(metadata, ensure_ascii=False), *years, collection, record_id),
+        )
+
+    def delete(self, collection: str, record_ids: list[str]) -> int:
+        """Delete records and their features; returns how many were deleted."""
+        deleted = 0
+        with self.transaction():
+            for record_id in record_ids:
+                deleted += self.execute(
+                    "DELETE FROM records WHERE collection = ? AND record_id = ?", (collection, record_id)
+                ).rowcount
+            if deleted:
+                self._bump_generation()
+        return deleted
+
+    def remove_orphan_images(self) -> int:
+        """Delete thumbnails and display images no record refers to any more; returns how many."""
+        used = {f"{h}.jpg" for (h,) in self.execute("SELECT DISTINCT content_hash FROM records")}
+        orphans = [
+            path
+            for folder in (self.thumbs_dir, self.images_dir)
+            if folder.is_dir()
+            for path in folder.glob("*.jpg")
+            if path.name not in used
+        ]
+        for path in orphans:
+            path.unlink(missing_ok=True)
+        return len(orphans)
+
+    def save_search(self, search_id: str, request: dict[str, Any], response: dict[str, Any]) -> None:
+        """Keep a search (its parameters and results) so a link can show it again."""
+        self.execute(
+            "INSERT INTO searches (id, request, response) VALUES (?, ?, ?)",
+            (search_id, json.dumps(request), json.dumps(response, ensure_ascii=False)),
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self, collection: str | None = None) -> int:
+        if collection:
+            return self.execute("SELECT count(*) FROM records WHERE collection = ?", (collection,)).fetchone()[0]
+        return self.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def collections(self) -> dict[str, int]:
+        """{collection name: number of records}."""
+        rows = self.execute("SELECT collection, count(*) FROM records GROUP BY collection ORDER BY collection")
+        return dict(rows.fetchall())
+
+    def records(self, keys: Iterable[int]) -> dict[int, StoredRecord]:
+        """Records by key; keys that are not in the catalog are left out."""
+        found = {}
+        for chunk in batched(sorted(set(keys)), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for row in self.execute(f"SELECT {RECORD_COLUMNS} FROM records WHERE id IN ({marks})", chunk):
+                found[row[0]] = _record(row)
+        return found
+
+    def find(self, collection: str, record_id: str) -> StoredRecord | None:
+        row = self.execute(
+            f"SELECT {RECORD_COLUMNS} FROM records WHERE collection = ? AND record_id = ?", (collection, record_id)
+        ).fetchone()
+        return _record(row) if row else None
+
+    def browse(
+        self, where: RecordFilter | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[list[StoredRecord], int]:
+        """One page of the records matching a filter, by collection and record id, and how many match."""
+        clause, params = self._where(where)
+        total = self.execute(f"SELECT count(*) FROM records WHERE {clause}", params).fetchone()[0]
+        rows = self.execute(
+            f"SELECT {RECORD_COLUMNS} FROM records WHERE {clause} ORDER BY collection, record_id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_record(row) for row in rows], total
+
+    def keys_matching(self, where: RecordFilter) -> np.ndarray:
+        """Keys of the records a filter admits."""
+        clause, params = self._where(where)
+        return np.array([k for (k,) in self.execute(f"SELECT id FROM records WHERE {clause}", params)], np.int64)
+
+    def filter_values(self) -> dict[str, list]:
+        """Values a filter UI can offer: collections, facet values, and the range of years."""
+        values: dict[str, list] = {"collections": list(self.collections())}
+        for facet in FACETS:
+            field = self._json_text(facet)
+            rows = self.execute(f"SELECT DISTINCT {field} FROM records WHERE {field} <> '' ORDER BY 1")
+            values[facet] = [value for (value,) in rows]
+        low, high = self.execute("SELECT min(year_min), max(year_max) FROM records").fetchone()
+        low = low if low is not None else high
+        values["years"] = [low, high if high is not None else low] if low is not None else []
+        return values
+
+    def _where(self, where: RecordFilter | None) -> tuple[str, list[Any]]:
+        return where.sql(self._json_text) if where is not None else ("1 = 1", [])
+
+    def keys(self) -> np.ndarray:
+        """Keys of all records with features, in key order."""
+        return np.array([k for (k,) in self.execute("SELECT record FROM features ORDER BY record")], np.int64)
+
+    def global_vectors(self, keys: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Keys and global vectors (N, dim) of the given records (all when None), in key order."""
+        found, vectors = [], []
+        for key, value in self._features_of("global", keys):
+            found.append(key)
+            vectors.append(self._decode_vector(value))
+        return np.array(found, np.int64), (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+
+    def local_features(self, keys: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(key, points (N, 2), descriptors (N, 128)) of the given records (all when None), in key order."""
+        for key, points, descriptors in self._features_of("points, descriptors", keys):
+            yield (
+                key,
+                np.frombuffer(points, np.float32).reshape(-1, 2),
+                np.frombuffer(descriptors, np.uint8).reshape(-1, 128),
+            )
+
+    def _features_of(self, columns: str, keys: Iterable[int] | None) -> Iterator[tuple]:
+        """Rows of (record, *columns) from features, in key order, fetched a chunk at a time."""
+        if keys is not None:
+            for chunk in batched(sorted(set(keys)), CHUNK):
+                marks = ",".join("?" * len(chunk))
+                yield from self.execute(
+                    f"SELECT record, {columns} FROM features WHERE record IN ({marks}) ORDER BY record", chunk
+                ).fetchall()
+            return
+        last = -1
+        while rows := self.execute(
+            f"SELECT record, {columns} FROM features WHERE record > ? ORDER BY record LIMIT {CHUNK}", (last,)
+        ).fetchall():
+            yield from rows
+            last = rows[-1][0]
+
+    def records_with_features(self) -> Iterator[RecordWithFeatures]:
+        """Every record with its features, in key order: what export copies."""
+        last = -1
+        while rows := self.execute(
+            f"""SELECT {RECORD_COLUMNS}, f.global, f.points, f.descriptors
+                FROM records JOIN features f ON f.record = records.id
+                WHERE records.id > ? ORDER BY records.id LIMIT {CHUNK}""",
+            (last,),
+        ).fetchall():
+            for row in rows:
+                record = _record(row[:10])
+                yield RecordWithFeatures(
+                    record.collection,
+                    record.record_id,
+                    record.image_path,
+                    record.content_hash,
+                    record.metadata,
+                    (record.year_min, record.year_max),
+                    self._decode_vector(row[10]),
+                    LocalFeatures(
+                        np.frombuffer(row[11], np.float32).reshape(-1, 2),
+                        np.frombuffer(row[12], np.uint8).reshape(-1, 128),
+                        record.width,
+                        record.height,
+                    ),
+                )
+            last = rows[-1][0]
+
+    def keypoint_count(self) -> int:
+        """Reference keypoints stored over all records."""
+        return int(self.execute("SELECT coalesce(sum(length(descriptors)), 0) FROM features").fetchone()[0]) // 128
+
+    def get_search(self, search_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(request, response) of a saved search.
+
+        Raises:
+            SearchNotFound: no search has this id.
+        """
+        row = self.execute("SELECT request, response FROM searches WHERE id = ?", (search_id,)).fetchone()
+        if row is None:
+            raise SearchNotFound(f"no saved search {search_id!r}")
+        return json.loads(row[0]), json.loads(row[1])
+
+    def saved_searches(self) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+        """(id, request, response) of every saved search."""
+        for search_id, request, response in self.execute("SELECT id, request, response FROM searches ORDER BY id"):
+            yield search_id, json.loads(request), json.loads(response)
+
+    def info(self) -> dict[str, object]:
+        """Collections, counts, extractors, index state and size: what `platemark info` shows."""
+        collections = self.collections()
+        return {
+            "location": self.location,
+            "backend": self.backend,
+            "media": str(self.media.resolve()),
+            "records": self.count(),
+            "collections": collections,
+            "sources": {name: self.get_meta(f"collection.{name}.source") for name in collections},
+            "extractors": self.extractors(),
+            "local_keypoints": self.keypoint_count(),
+            "generation": self.generation,
+            "size_mb": round(self.size_on_disk() / 1e6, 1),
+        }
+
+    @property
+    @abstractmethod
+    def backend(self) -> str:
+        """ "sqlite" or "postgresql"."""
+
+
+RECORD_COLUMNS = (
+    "records.id, collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max"
+)
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[tuple]:
+    """Successive tuples of `size` items (itertools.batched arrived in Python 3.12)."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
+def _record(row: tuple) -> StoredRecord:
+    return StoredRecord(*row[:7], json.loads(row[7]), row[8], row[9])
+
+
+def _record_values(record: RecordWithFeatures) -> tuple:
+    return (
+        record.collection,
+        record.record_id,
+        record.image_path,
+        record.content_hash,
+        record.local.width,
+        record.local.height,
+        json.dumps(record.metadata, ensure_ascii=False),
+        *record.years,
+    )

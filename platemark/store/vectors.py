@@ -1,0 +1,86 @@
+"""The embedded catalog's index of global CNN vectors: exact below ANN_THRESHOLD records, HNSW above."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+#: Above this many records the global shortlist uses an approximate (HNSW) index.
+ANN_THRESHOLD = 50_000
+
+
+class VectorIndex:
+    """Cosine-similarity search over unit-length global vectors, by record key.
+
+    Args:
+        keys: record key of each vector.
+        vectors: (N, dim) unit-length vectors.
+        generation: the catalog generation the vectors reflect.
+
+    Example:
+        >>> index = VectorIndex(keys, vectors, generation=7); rows, sims = index.search(query, 10)
+    """
+
+    def __init__(
+        self, keys: np.ndarray, vectors: np.ndarray, generation: int = 0, index: faiss.Index | None = None
+    ) -> None:
+        self.keys = np.asarray(keys, np.int64)
+        self.generation = generation
+        self.size = len(self.keys)
+        if index is not None:
+            self.index = index
+            return
+        dim = vectors.shape[1] if vectors.size else 1
+        if self.size > ANN_THRESHOLD:
+            self.index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efSearch = 128
+        else:
+            self.index = faiss.IndexFlatIP(dim)
+        if self.size:
+            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    @property
+    def exact(self) -> bool:
+        return isinstance(self.index, faiss.IndexFlatIP)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers and similarities of the k most similar vectors (only `allowed` rows if given)."""
+        k = min(k, self.size)
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            params = (
+                faiss.SearchParameters(sel=selector)
+                if self.exact
+                else faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+            )
+        sims, rows = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep], sims[0][keep]
+
+    def save(self, folder: Path) -> None:
+        """Write the index as one file, atomically: other processes may be writing it too."""
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f"global.npz.{os.getpid()}.part"
+        with open(part, "wb") as handle:
+            np.savez(
+                handle, keys=self.keys, generation=np.int64(self.generation), index=faiss.serialize_index(self.index)
+            )
+        part.replace(folder / "global.npz")
+
+    @classmethod
+    def load(cls, folder: Path, generation: int) -> VectorIndex | None:
+        """The saved index if it reflects `generation`, else None."""
+        try:
+            arrays = np.load(folder / "global.npz")
+            if int(arrays["generation"]) != generation:
+                return None
+            index = faiss.deserialize_index(arrays["index"])
+        except (OSError, KeyError, ValueError, RuntimeError):
+            return None
+        return cls(arrays["keys"], np.zeros((0, 0), np.float32), generation, index)
