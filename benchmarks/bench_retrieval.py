@@ -27,7 +27,7 @@ import numpy as np
 
 from platemark.evaluate.run import evaluate
 from platemark.ingest.pipeline import ingest
-from platemark.search.engine import SearchOptions, Searcher
+from platemark.search.engine import Searcher, SearchOptions
 from platemark.simulate.dataset import simulate
 from platemark.simulate.photos import PhotoSettings
 from platemark.store import open_catalog
