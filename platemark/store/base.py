@@ -414,11 +414,11 @@ class Catalog(ABC):
 
     def global_vectors(self, keys: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keys and global vectors (N, dim) of the given records (all when None), in key order."""
-        found, vectors = [], []
-        for key, value in self._features_of("global", keys):
-            found.append(key)
-            vectors.append(self._decode_vector(value))
-        return np.array(found, np.int64), (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32))
+        found, chunks = [], []
+        for rows in batched(self._features_of("global", keys), CHUNK):
+            found += [key for key, _ in rows]
+            chunks.append(np.stack([self._decode_vector(value) for _, value in rows]))
+        return np.array(found, np.int64), (np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32))
 
     def local_features(self, keys: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(key, points (N, 2), descriptors (N, 128)) of the given records (all when None), in key order."""

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from platemark.errors import CatalogNotFound
 from platemark.store import migrations
-from platemark.store.base import Catalog
+from platemark.store.base import Catalog, RecordWithFeatures
 from platemark.store.filters import RecordFilter
 from platemark.store.vectors import VectorIndex
 
@@ -96,6 +96,11 @@ class SQLiteCatalog(Catalog):
             allowed = np.isin(index.keys, self.keys_matching(where))
         rows, sims = index.search(vector, k, allowed)
         return index.keys[rows], sims
+
+    def insert_many(self, records: Iterable[RecordWithFeatures]) -> int:
+        added = super().insert_many(records)
+        self.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # else the log stays as large as the load
+        return added
 
     def warm(self) -> None:
         self.vector_index()

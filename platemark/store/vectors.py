@@ -64,23 +64,29 @@ class VectorIndex:
         return rows[0][keep], sims[0][keep]
 
     def save(self, folder: Path) -> None:
-        """Write the index as one file, atomically: other processes may be writing it too."""
+        """Write the index under its generation's name, atomically (other processes may be writing
+        it too), and remove older generations' files. faiss writes straight to disk: at a million
+        vectors an in-memory copy would double the memory needed."""
         folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f"global.npz.{os.getpid()}.part"
-        with open(part, "wb") as handle:
-            np.savez(
-                handle, keys=self.keys, generation=np.int64(self.generation), index=faiss.serialize_index(self.index)
-            )
-        part.replace(folder / "global.npz")
+        stem = folder / f"global-{self.generation}"
+        part = f".{os.getpid()}.part"
+        np.save(f"{stem}.keys{part}", self.keys, allow_pickle=False)
+        faiss.write_index(self.index, f"{stem}.faiss{part}")
+        Path(f"{stem}.keys{part}.npy").replace(f"{stem}.keys.npy")
+        Path(f"{stem}.faiss{part}").replace(f"{stem}.faiss")
+        for old in folder.glob("global-*"):
+            if not old.name.startswith(f"global-{self.generation}."):
+                old.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: Path, generation: int) -> VectorIndex | None:
-        """The saved index if it reflects `generation`, else None."""
+        """The saved index of this generation, or None."""
+        stem = folder / f"global-{generation}"
         try:
-            arrays = np.load(folder / "global.npz")
-            if int(arrays["generation"]) != generation:
-                return None
-            index = faiss.deserialize_index(arrays["index"])
-        except (OSError, KeyError, ValueError, RuntimeError):
+            keys = np.load(f"{stem}.keys.npy", allow_pickle=False)
+            index = faiss.read_index(f"{stem}.faiss")
+        except (OSError, ValueError, RuntimeError):
             return None
-        return cls(arrays["keys"], np.zeros((0, 0), np.float32), generation, index)
+        if index.ntotal != len(keys):
+            return None
+        return cls(keys, np.zeros((0, 0), np.float32), generation, index)
