@@ -34,16 +34,13 @@ from tqdm import tqdm
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures
 from platemark.ingest.images import QUERY_MAX_SIDE, load_image
+from platemark.simulate.vectors import mixed_descriptors, unit
 from platemark.store import RecordWithFeatures, open_catalog
 from platemark.store.base import Catalog
 
 DIM = 1280
 COLUMNS = ("backend", "records", "build_s", "disk_gb", "ram_gb", "p50_ms", "p95_ms", "recall@10")
 NO_KEYPOINTS = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), 640, 480)
-
-
-def unit(rows: np.ndarray) -> np.ndarray:
-    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
 
 
 def real_descriptors(bench: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -59,11 +56,7 @@ def synthesise(real: np.ndarray, count: int, path: Path, seed: int = 0) -> np.me
     rng = np.random.default_rng(seed)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, DIM))
     for start in tqdm(range(0, count, 100_000), desc="synthesise"):
-        n = min(100_000, count - start)
-        a, b = real[rng.integers(len(real), size=n)], real[rng.integers(len(real), size=n)]
-        weight = rng.uniform(0.5, 1.0, size=(n, 1)).astype(np.float32)
-        noise = unit(rng.normal(size=(n, DIM))) * 0.5
-        out[start : start + n] = unit(weight * a + (1 - weight) * b + noise)
+        out[start : start + 100_000] = mixed_descriptors(real, min(100_000, count - start), rng)
     out.flush()
     return out
 

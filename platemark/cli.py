@@ -280,6 +280,55 @@ def migrate(catalog: str, media: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("destination")
+@catalog_options
+@click.option(
+    "--to-media",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Media directory of a PostgreSQL destination.",
+)
+def export(destination: str, catalog: str, media: Path | None, to_media: Path | None) -> None:
+    """Copy the catalog (records, features, saved searches, images) into an empty one.
+
+    DESTINATION is a directory (embedded catalog) or a postgresql:// URL.
+
+    Example: platemark export postgresql://platemark@db/prints --catalog ./catalog --to-media /srv/platemark
+    """
+    _transfer(catalog, media, destination, to_media)
+
+
+@cli.command(name="import")
+@click.argument("source")
+@catalog_options
+@click.option(
+    "--from-media",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Media directory of a PostgreSQL source (default: the one it recorded).",
+)
+def import_catalog(source: str, catalog: str, media: Path | None, from_media: Path | None) -> None:
+    """Copy another catalog (a directory or a postgresql:// URL) into this empty one.
+
+    Example: platemark import ./catalog --catalog postgresql://platemark@db/prints --media /srv/platemark
+    """
+    _transfer(source, from_media, catalog, media)
+
+
+def _transfer(source: str, source_media: Path | None, target: str, target_media: Path | None) -> None:
+    from platemark.store import open_catalog
+    from platemark.store.transfer import copy_catalog
+
+    with (
+        open_catalog(source, media=source_media) as origin,
+        open_catalog(target, media=target_media, create=True) as destination,
+    ):
+        report = copy_catalog(origin, destination)
+        click.echo(
+            f"copied {report.records} records, {report.searches} saved searches and {report.media_files} "
+            f"media files from {origin.location} to {destination.location}"
+        )
+
+
+@cli.command()
 @catalog_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)

@@ -18,7 +18,11 @@ class CollectionNotFound(PlatemarkError):
 
 
 class CatalogNotFound(PlatemarkError):
-    """The catalog directory does not exist or was never ingested into."""
+    """The catalog directory does not exist or was never ingested into, or its server is unreachable."""
+
+
+class CatalogNotEmpty(PlatemarkError):
+    """A catalog was to be filled by import or export, but already holds records."""
 
 
 class ExtractorMismatch(PlatemarkError):

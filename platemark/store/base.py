@@ -100,7 +100,7 @@ class Catalog(ABC):
                 f"{self.location} needs schema steps {', '.join(m.name for m in waiting)}: run `platemark migrate`"
             )
         if extractors:
-            self._check_extractors(extractors)
+            self.check_extractors(extractors)
 
     # -- what each backend provides ----------------------------------------------------------
     @abstractmethod
@@ -212,7 +212,8 @@ class Catalog(ABC):
         """{role: "name/version"} of the features this catalog holds."""
         return {role: name for role in ("global", "local") if (name := self.get_meta(f"extractor.{role}"))}
 
-    def _check_extractors(self, extractors: dict[str, str]) -> None:
+    def check_extractors(self, extractors: dict[str, str]) -> None:
+        """Record the extractors of a new catalog; raise ExtractorMismatch if it holds others'."""
         with self.transaction():
             for role, name in extractors.items():
                 self.execute(

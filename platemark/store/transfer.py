@@ -1,0 +1,73 @@
+"""Moving a whole catalog between stores: `platemark export` and `platemark import`.
+
+Records travel with their features, so nothing is re-extracted; derived index files are
+not copied (each store rebuilds its own).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from platemark.errors import CatalogNotEmpty
+from platemark.store.base import Catalog
+
+#: Media subfolders that hold content, not derived data.
+MEDIA_FOLDERS = ("images", "thumbs", "searches")
+
+
+@dataclass
+class TransferReport:
+    """What copy_catalog copied."""
+
+    records: int = 0
+    searches: int = 0
+    media_files: int = 0
+
+
+def copy_catalog(source: Catalog, target: Catalog) -> TransferReport:
+    """Copy every record with its features, the collections' sources, the saved searches and
+    the media files from one catalog into another, empty one.
+
+    Args:
+        source: the catalog to copy (left unchanged).
+        target: an empty catalog, of either backend.
+
+    Raises:
+        CatalogNotEmpty: the target already holds records.
+        ExtractorMismatch: the target was made for features of other extractors.
+
+    Example:
+        >>> copy_catalog(open_catalog("./catalog"), open_catalog("postgresql://db/prints", media="/srv/m", create=True))
+    """
+    if count := target.count():
+        raise CatalogNotEmpty(f"{target.location} already holds {count} records; copy into an empty catalog")
+    target.check_extractors(source.extractors())
+    report = TransferReport()
+    report.media_files = _copy_media(source, target)  # before the records, as ingest does
+    report.records = target.insert_many(source.records_with_features())
+    for name in source.collections():
+        if origin := source.get_meta(f"collection.{name}.source"):
+            target.set_collection_source(name, origin)
+    for search_id, request, response in source.saved_searches():
+        target.save_search(search_id, request, response)
+        report.searches += 1
+    return report
+
+
+def _copy_media(source: Catalog, target: Catalog) -> int:
+    """Copy media files the target lacks; they are named by content, so same name = same file."""
+    if source.media.resolve() == target.media.resolve():
+        return 0
+    copied = 0
+    for folder in MEDIA_FOLDERS:
+        origin = source.media / folder
+        if not origin.is_dir():
+            continue
+        (target.media / folder).mkdir(parents=True, exist_ok=True)
+        for path in origin.iterdir():
+            destination = target.media / folder / path.name
+            if path.is_file() and not path.name.endswith(".part") and not destination.exists():
+                shutil.copy2(path, destination)
+                copied += 1
+    return copied
