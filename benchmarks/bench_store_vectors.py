@@ -23,7 +23,7 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -39,7 +39,9 @@ from platemark.store import RecordWithFeatures, open_catalog
 from platemark.store.base import Catalog
 
 DIM = 1280
-COLUMNS = ("backend", "records", "build_s", "disk_gb", "ram_gb", "p50_ms", "p95_ms", "recall@10")
+COLUMNS = ("backend", "records", "ef_search", "build_s", "disk_gb", "ram_gb", "p50_ms", "p95_ms", "recall@10")
+#: HNSW search breadths measured; the store defaults are PostgresCatalog's EF_SEARCH and VectorIndex's 128.
+EF_SEARCH = (40, 100, 200, 400)
 NO_KEYPOINTS = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), 640, 480)
 
 
@@ -125,59 +127,82 @@ def measure(catalog: Catalog, queries: np.ndarray, exact_keys: np.ndarray) -> di
     }
 
 
-def run_sqlite(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_rows: np.ndarray) -> dict:
+def built(work: Path, backend: str, build: Callable[[], dict]) -> dict:
+    """Build time and disk of a backend's catalog: built now, or read back with --reuse."""
+    record = work / f"{backend}-build.json"
+    if not record.exists():
+        record.write_text(json.dumps(build()))
+    return json.loads(record.read_text())
+
+
+def run_sqlite(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_rows: np.ndarray) -> list[dict]:
     location = work / "sqlite-catalog"
-    started = time.perf_counter()
-    with open_catalog(location, create=True) as catalog:
-        catalog.insert_many(records(vectors))
-        catalog.warm()  # builds the faiss HNSW index and saves it beside the database
-        build = time.perf_counter() - started
-        disk = catalog.size_on_disk() + sum(p.stat().st_size for p in catalog.index_dir.glob("global-*"))
-    del catalog
+
+    def build() -> dict:
+        started = time.perf_counter()
+        with open_catalog(location, create=True) as catalog:
+            catalog.insert_many(records(vectors))
+            catalog.warm()  # builds the faiss HNSW index and saves it beside the database
+            disk = catalog.size_on_disk() + sum(p.stat().st_size for p in catalog.index_dir.glob("global-*"))
+        return {"build_s": round(time.perf_counter() - started), "disk_gb": round(disk / 1e9, 2)}
+
+    construction = built(work, "sqlite", build)
     gc.collect()
     before = rss_bytes()
+    rows = []
     with open_catalog(location) as catalog:  # as a serve worker: load the saved index
         catalog.warm()
-        ram = rss_bytes() - before
-        keys = catalog.vector_index().keys
-        row = measure(catalog, queries, keys[exact_rows])
-    return {
-        "backend": "sqlite + faiss HNSW",
-        "build_s": round(build),
-        "disk_gb": disk / 1e9,
-        "ram_gb": ram / 1e9,
-        **row,
-    }
+        ram = round((rss_bytes() - before) / 1e9, 2)
+        index = catalog.vector_index()
+        for ef in EF_SEARCH:
+            index.index.hnsw.efSearch = ef
+            measured = measure(catalog, queries, index.keys[exact_rows])
+            rows.append(
+                {"backend": "sqlite + faiss HNSW32", "ef_search": ef, **construction, "ram_gb": ram, **measured}
+            )
+    return rows
 
 
-def run_postgres(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_rows: np.ndarray) -> dict:
+def run_postgres(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_rows: np.ndarray) -> list[dict]:
     import pgserver
 
     data = work / "pg"
+    fresh = not data.exists()
     server = pgserver.get_server(data, cleanup_mode="stop")
-    server.psql("ALTER SYSTEM SET maintenance_work_mem = '8GB'")
-    server.psql("ALTER SYSTEM SET shared_buffers = '4GB'")
-    server.cleanup()
-    server = pgserver.get_server(data, cleanup_mode="stop")
+    if fresh:
+        server.psql("ALTER SYSTEM SET maintenance_work_mem = '8GB'")
+        server.psql("ALTER SYSTEM SET shared_buffers = '4GB'")
+        server.cleanup()
+        server = pgserver.get_server(data, cleanup_mode="stop")
     url = server.get_uri()
-    try:
+
+    def build() -> dict:
         started = time.perf_counter()
         with open_catalog(url, media=work / "pg-media", create=True) as catalog:
             catalog.insert_many(records(vectors))
-            build = time.perf_counter() - started
-            disk = catalog.size_on_disk()
+            return {"build_s": round(time.perf_counter() - started), "disk_gb": round(catalog.size_on_disk() / 1e9, 2)}
+
+    rows = []
+    try:
+        construction = built(work, "postgres", build)
+        with open_catalog(url) as catalog:
             first_key = catalog.find("synthetic", "s0000000").key
-            row = measure(catalog, queries, exact_rows + first_key)
-            ram = postgres_ram()
+            for ef in EF_SEARCH:
+                catalog.ef_search = ef
+                measured = measure(catalog, queries, exact_rows + first_key)
+                ram = round(postgres_ram() / 1e9, 2)
+                rows.append(
+                    {
+                        "backend": "postgresql + pgvector HNSW",
+                        "ef_search": ef,
+                        **construction,
+                        "ram_gb": ram,
+                        **measured,
+                    }
+                )
     finally:
         server.cleanup()
-    return {
-        "backend": "postgresql + pgvector HNSW",
-        "build_s": round(build),
-        "disk_gb": disk / 1e9,
-        "ram_gb": ram / 1e9,
-        **row,
-    }
+    return rows
 
 
 def main() -> None:
@@ -186,12 +211,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-vectors"))
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--backends", default="postgres,sqlite")
+    parser.add_argument("--reuse", action="store_true", help="measure the catalogs a previous run built in --work")
     args = parser.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
+    if not args.reuse:
+        shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True, exist_ok=True)
 
     real, photos = real_descriptors(args.bench)
-    vectors = synthesise(real, args.records, args.work / "vectors.npy")
+    vectors = (
+        np.load(args.work / "vectors.npy", mmap_mode="r")
+        if args.reuse
+        else synthesise(real, args.records, args.work / "vectors.npy")
+    )
     rng = np.random.default_rng(1)
     picked = vectors[np.sort(rng.choice(args.records, 80, replace=False))]
     queries = np.vstack([photos, unit(picked + unit(rng.normal(size=picked.shape)) * 0.3)])
@@ -200,14 +231,15 @@ def main() -> None:
     runners = {"postgres": run_postgres, "sqlite": run_sqlite}
     rows = []
     for backend in args.backends.split(","):
-        rows.append({**runners[backend](args.work, vectors, queries, exact_rows), "records": args.records})
-        print(" | ".join(str(rows[-1].get(c)) for c in COLUMNS), flush=True)
+        for row in runners[backend](args.work, vectors, queries, exact_rows):
+            rows.append({**row, "records": args.records})
+            print(" | ".join(str(rows[-1].get(c)) for c in COLUMNS), flush=True)
         gc.collect()
 
     print(" | ".join(COLUMNS))
     print(" | ".join("---" for _ in COLUMNS))
     for row in rows:
-        print(" | ".join(str(round(v, 2) if isinstance(v, float) else v) for v in (row.get(c) for c in COLUMNS)))
+        print(" | ".join(str(row.get(c)) for c in COLUMNS))
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     results = Path(__file__).parent / "results"

@@ -27,8 +27,9 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise PlatemarkError("PostgreSQL catalogs need the postgres extra: pip install 'platemark[postgres]'") from exc
 
-#: pgvector's hnsw.ef_search: candidates the graph search keeps; at least k are always kept.
-EF_SEARCH = 100
+#: pgvector's hnsw.ef_search: candidates the graph search keeps (at least k are always kept).
+#: Chosen by benchmarks/bench_store_vectors.py: recall@10 >= 0.95 at a million records.
+EF_SEARCH = 200
 #: Any constant will do: every platemark process takes this advisory lock to change the schema.
 SCHEMA_LOCK = 0x706C6D6B
 #: Rows per COPY batch in bulk loads.
@@ -60,6 +61,8 @@ class PostgresCatalog(Catalog):
         extractors: dict[str, str] | None = None,
     ) -> None:
         self.url = url
+        #: Candidates the HNSW search keeps; more is slower and finds more of the true nearest.
+        self.ef_search = EF_SEARCH
         super().__init__(_without_password(url), Path(media or "."), create=create, extractors=extractors)
         if self.migrated:
             self.close()  # connections made before the vector type existed cannot read vectors
@@ -120,7 +123,7 @@ class PostgresCatalog(Catalog):
         query = np.asarray(vector, np.float32)
         arguments = (query, *(params if filtered else ()), query, k)
         with self.transaction():
-            self.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(EF_SEARCH, k))}")
+            self.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(self.ef_search, k))}")
             rows = self.execute(sql, arguments).fetchall()
             if filtered and len(rows) < k:
                 self.execute("SET LOCAL enable_indexscan = off")
