@@ -6,7 +6,7 @@ import pytest
 
 from platemark.demo import sample_image
 from platemark.errors import PlatemarkError, UnreadableImage
-from platemark.search.engine import Searcher
+from platemark.search.engine import Searcher, SearchOptions
 from platemark.simulate.photos import PhotoSettings, phone_photo
 from platemark.store.filters import RecordFilter
 
@@ -96,3 +96,24 @@ def test_search_filters_by_classification_and_years(searcher: Searcher, sample_i
     assert {h.record.record_id for h in engravings} <= {"astronaut", "camera", "coffee"}
     assert engravings[0].record.record_id == "camera"
     assert searcher.search(photo, where=RecordFilter(year_min=1500, year_max=1600)).results == []
+
+
+@pytest.fixture(scope="module")
+def shortlist_searcher(searcher: Searcher) -> Searcher:
+    """The same catalog searched as a large one is: no vote index, keypoints fetched for the shortlist."""
+    return Searcher(searcher.catalog, SearchOptions(vote_index_max_keypoints=0), cnn=searcher.cnn)
+
+
+@pytest.mark.parametrize("name", ["camera", "chelsea", "page"])
+def test_large_catalog_mode_verifies_the_global_shortlist(shortlist_searcher: Searcher, sample_images, name) -> None:
+    assert shortlist_searcher.local_index is None
+    photo = phone_photo(sample_images[name], np.random.default_rng(7), STEADY)
+    response = shortlist_searcher.search(photo)
+    assert response.results[0].record.record_id == name and response.results[0].verification.verified
+    assert "local_votes" not in response.stages_ms and "fetch" in response.stages_ms
+
+
+def test_large_catalog_mode_applies_filters(shortlist_searcher: Searcher, sample_images: dict) -> None:
+    photo = phone_photo(sample_images["coins"], np.random.default_rng(2), STEADY)
+    hits = shortlist_searcher.search(photo, where=RecordFilter(collections=("second",))).results
+    assert {h.record.collection for h in hits} == {"second"} and hits[0].verification.verified
