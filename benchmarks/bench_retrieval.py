@@ -13,17 +13,12 @@ Three sets (see benchmarks/README.md):
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
-import subprocess
 import time
-from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from report import print_table, save_results
 
 from platemark.evaluate.run import evaluate
 from platemark.ingest.pipeline import ingest
@@ -133,35 +128,16 @@ def main() -> None:
     args.work.mkdir(parents=True)
     rows = [row for name in args.sets.split(",") for row in SETS[name](args.bench, args.work, options)]
 
-    print(" | ".join(COLUMNS))
-    print(" | ".join("---" for _ in COLUMNS))
-    for row in rows:
-        print(" | ".join(str(row.get(c)) for c in COLUMNS))
+    print_table(rows, COLUMNS)
     print("\nmean time per query stage (ms):")
     for row in rows:
         print(f"  {row['set']}: " + ", ".join(f"{s} {ms}" for s, ms in row["stages_ms_mean"].items()))
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    suffix = "-shortlist-only" if args.shortlist_only else ""
-    out = results / f"{date.today()}-{commit or 'nocommit'}{suffix}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "bench_retrieval",
-                "rows": rows,
-                "shortlist_only": args.shortlist_only,
-                "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
-                "versions": {
-                    p: version(p)
-                    for p in ("platemark", "torch", "opencv-contrib-python-headless", "faiss-cpu", "numpy")
-                },
-            },
-            indent=2,
-        )
+    save_results(
+        "bench_retrieval",
+        {"rows": rows, "shortlist_only": args.shortlist_only},
+        ("torch", "opencv-contrib-python-headless", "faiss-cpu", "numpy"),
+        "-shortlist-only" if args.shortlist_only else "",
     )
-    print(f"\nwritten: {out}")
 
 
 if __name__ == "__main__":

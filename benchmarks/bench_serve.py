@@ -11,19 +11,16 @@ bounded in time and stays on the loopback address.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import httpx
 import numpy as np
+from report import print_table, save_results
 
 from platemark.ingest.pipeline import ingest
 
@@ -137,32 +134,23 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
 
-    columns = ["clients", "searches", "errors", "searches_per_s", "p50_ms", "p95_ms", "browse_p95_ms"]
-    print(" | ".join(columns))
-    print(" | ".join("---" for _ in columns))
-    for row in (single, many):
-        print(" | ".join(str(row[c]) for c in columns))
+    print_table(
+        [single, many], ("clients", "searches", "errors", "searches_per_s", "p50_ms", "p95_ms", "browse_p95_ms")
+    )
     speedup = many["searches_per_s"] / single["searches_per_s"]
     print(f"\nthroughput with {args.clients} clients = {speedup:.2f}x one client ({args.workers} workers)")
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    out = Path(__file__).parent / "results" / f"{date.today()}-{commit or 'nocommit'}-serve.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "bench_serve",
-                "rows": [single, many],
-                "speedup": round(speedup, 2),
-                "workers": args.workers,
-                "seconds": args.seconds,
-                "dataset": "museum collection, museum query photos",
-                "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
-            },
-            indent=2,
-        )
+    save_results(
+        "bench_serve",
+        {
+            "rows": [single, many],
+            "speedup": round(speedup, 2),
+            "workers": args.workers,
+            "seconds": args.seconds,
+            "dataset": "museum collection, museum query photos",
+        },
+        ("uvicorn", "fastapi"),
+        "-serve",
     )
-    print(f"written: {out}")
 
 
 if __name__ == "__main__":

@@ -15,18 +15,13 @@ times include decoding, the CNN, the store's vector search, fetching and verific
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from report import print_table, save_results
 
 from platemark.evaluate.run import evaluate
 from platemark.ingest.pipeline import ingest
@@ -126,33 +121,18 @@ def main() -> None:
     finally:
         server.cleanup()
 
-    print(" | ".join(COLUMNS))
-    print(" | ".join("---" for _ in COLUMNS))
-    for row in rows:
-        print(" | ".join(str(row.get(c)) for c in COLUMNS))
+    print_table(rows, COLUMNS)
     print("\nmean time per query stage (ms):")
     for row in rows:
         print(f"  {row['backend']}: " + ", ".join(f"{s} {ms}" for s, ms in row["stages_ms_mean"].items()))
     ratio = rows[1]["latency_ms_p50"] / rows[0]["latency_ms_p50"]
     print(f"\npostgresql p50 / sqlite p50 = {ratio:.2f}")
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    out = results / f"{date.today()}-{commit or 'nocommit'}-store-search.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "bench_store_search",
-                "rows": rows,
-                "p50_ratio_postgres_to_sqlite": round(ratio, 3),
-                "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
-                "versions": {p: version(p) for p in ("platemark", "torch", "faiss-cpu", "psycopg", "pgvector")},
-            },
-            indent=2,
-        )
+    save_results(
+        "bench_store_search",
+        {"rows": rows, "p50_ratio_postgres_to_sqlite": round(ratio, 3)},
+        ("torch", "faiss-cpu", "psycopg", "pgvector"),
+        "-store-search",
     )
-    print(f"\nwritten: {out}")
 
 
 if __name__ == "__main__":

@@ -18,17 +18,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from report import print_table, save_results
 from tqdm import tqdm
 
 from platemark.extract.cnn import CNNExtractor
@@ -236,31 +232,13 @@ def main() -> None:
             print(" | ".join(str(rows[-1].get(c)) for c in COLUMNS), flush=True)
         gc.collect()
 
-    print(" | ".join(COLUMNS))
-    print(" | ".join("---" for _ in COLUMNS))
-    for row in rows:
-        print(" | ".join(str(row.get(c)) for c in COLUMNS))
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    out = results / f"{date.today()}-{commit or 'nocommit'}-store-vectors.json"
-    out.write_text(
-        json.dumps(
-            {
-                "benchmark": "bench_store_vectors",
-                "records": args.records,
-                "queries": len(queries),
-                "rows": rows,
-                "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
-                "versions": {
-                    p: version(p) for p in ("platemark", "faiss-cpu", "numpy", "psycopg", "pgvector", "pgserver")
-                },
-            },
-            indent=2,
-        )
+    print_table(rows, COLUMNS)
+    save_results(
+        "bench_store_vectors",
+        {"records": args.records, "queries": len(queries), "rows": rows},
+        ("faiss-cpu", "numpy", "psycopg", "pgvector", "pgserver"),
+        "-store-vectors",
     )
-    print(f"\nwritten: {out}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+"""What every benchmark does with its results: print a table, and keep them as JSON in results/
+with the commit, the machine and the package versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+
+def print_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str]) -> None:
+    """Rows as a Markdown table (the form benchmarks/README.md quotes)."""
+    print(" | ".join(columns))
+    print(" | ".join("---" for _ in columns))
+    for row in rows:
+        print(" | ".join(str(row.get(c)) for c in columns))
+
+
+def save_results(benchmark: str, payload: dict[str, Any], packages: tuple[str, ...], suffix: str = "") -> Path:
+    """Write results/<date>-<commit><suffix>.json; returns its path."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    out = Path(__file__).parent / "results" / f"{date.today()}-{commit or 'nocommit'}{suffix}.json"
+    out.parent.mkdir(exist_ok=True)
+    document = {
+        "benchmark": benchmark,
+        **payload,
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "gpu": None},
+        "versions": {p: version(p) for p in ("platemark", *packages)},
+    }
+    out.write_text(json.dumps(document, indent=2))
+    print(f"\nwritten: {out}")
+    return out
