@@ -156,9 +156,9 @@ class Searcher:
         sides = self.options.query_sides
         passes = [(side, False) for side in sides] + ([(sides[0], True)] if self.options.try_mirror else [])
         verifications: dict[int, Verification] = {}
-        records: dict[int, StoredRecord] = {}
+        candidates = _Candidates()
         for side, mirrored in passes:
-            found = self._verify(rgb, shortlist, allowed, stages, side, mirrored, records)
+            found = self._verify(rgb, shortlist, allowed, stages, side, mirrored, candidates)
             for key, verification in found.items():
                 if verification.inliers > verifications.get(key, NOT_VERIFIED).inliers:
                     verifications[key] = verification
@@ -177,6 +177,7 @@ class Searcher:
             ),
             reverse=True,
         )[:top_k]
+        records = candidates.records
         records.update(self.catalog.records(k for k in ranked if k not in records))
         hits = [
             SearchHit(records[k], float(similarity[k]), verifications.get(k, NOT_VERIFIED))
@@ -211,7 +212,7 @@ class Searcher:
         stages: dict[str, float],
         side: int,
         mirrored: bool,
-        records: dict[int, StoredRecord],
+        known: _Candidates,
     ) -> dict[int, Verification]:
         """Verify the vote and global candidates; returns {record key: verification}."""
         opts = self.options
@@ -229,25 +230,21 @@ class Searcher:
             by_votes = np.argsort(-votes, kind="stable")[: opts.vote_candidates]
             candidates = [int(self.local_index.keys[r]) for r in by_votes if votes[r] >= opts.min_votes]
         candidates += [k for k in shortlist if k not in candidates]
+        indexed = self.local_index.row_of if self.local_index is not None else {}
         with _timed(stages, "fetch"):
-            records.update(self.catalog.records(k for k in candidates if k not in records))
-            indexed = self.local_index.row_of if self.local_index is not None else {}
-            fetched = {
-                key: (points, descriptors)
-                for key, points, descriptors in self.catalog.local_features(k for k in candidates if k not in indexed)
-            }
+            known.fetch(self.catalog, candidates, indexed)
         results = {}
         with _timed(stages, "verify"):
             for key in candidates:
-                if key not in records:
+                if key not in known.records:
                     continue
                 if key in indexed:
                     query_idx, points = self._indexed_matches(indexed[key], features, matches, key in shortlist)
                 else:
-                    reference_points, descriptors = fetched[key]
+                    reference_points, descriptors = known.keypoints[key]
                     query_idx, reference_idx = match_descriptors(features.descriptors, descriptors, opts.ratio)
                     points = reference_points[reference_idx]
-                record = records[key]
+                record = known.records[key]
                 found = verify(
                     features.points[query_idx], points, (features.width, features.height), (record.width, record.height)
                 )
@@ -266,6 +263,21 @@ class Searcher:
         if shortlisted and len(query_idx) < 3 * self.options.min_votes:
             query_idx, point_rows = index.match_record(features.descriptors, row, self.options.ratio)
         return query_idx, index.points[point_rows]
+
+
+@dataclass
+class _Candidates:
+    """Records and keypoints of one search's candidates, fetched once for all its passes."""
+
+    records: dict[int, StoredRecord] = field(default_factory=dict)
+    keypoints: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def fetch(self, catalog: Catalog, keys: list[int], indexed: dict[int, int]) -> None:
+        """Fetch what is missing; keypoints only of records the vote index does not hold."""
+        self.records.update(catalog.records(k for k in keys if k not in self.records))
+        wanted = [k for k in keys if k not in indexed and k not in self.keypoints]
+        for key, points, descriptors in catalog.local_features(wanted):
+            self.keypoints[key] = (points, descriptors)
 
 
 def load_local_index(
