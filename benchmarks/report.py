@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 
+#: The commit the benchmark runs (taken when it starts: commits made while it runs do not count).
+COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
 def print_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str]) -> None:
     """Rows as a Markdown table (the form benchmarks/README.md quotes)."""
     print(" | ".join(columns))
@@ -23,8 +27,7 @@ def print_table(rows: list[dict[str, Any]], columns: tuple[str, ...] | list[str]
 
 def save_results(benchmark: str, payload: dict[str, Any], packages: tuple[str, ...], suffix: str = "") -> Path:
     """Write results/<date>-<commit><suffix>.json; returns its path."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    out = Path(__file__).parent / "results" / f"{date.today()}-{commit or 'nocommit'}{suffix}.json"
+    out = Path(__file__).parent / "results" / f"{date.today()}-{COMMIT or 'nocommit'}{suffix}.json"
     out.parent.mkdir(exist_ok=True)
     document = {
         "benchmark": benchmark,
