@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from report import print_table, save_results
+from report import build_once, print_table, save_results
 from tqdm import tqdm
 
 from platemark.extract.cnn import CNNExtractor
@@ -123,14 +122,6 @@ def measure(catalog: Catalog, queries: np.ndarray, exact_keys: np.ndarray) -> di
     }
 
 
-def built(work: Path, backend: str, build: Callable[[], dict]) -> dict:
-    """Build time and disk of a backend's catalog: built now, or read back with --reuse."""
-    record = work / f"{backend}-build.json"
-    if not record.exists():
-        record.write_text(json.dumps(build()))
-    return json.loads(record.read_text())
-
-
 def run_sqlite(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_rows: np.ndarray) -> list[dict]:
     location = work / "sqlite-catalog"
 
@@ -142,7 +133,7 @@ def run_sqlite(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_rows:
             disk = catalog.size_on_disk() + sum(p.stat().st_size for p in catalog.index_dir.glob("global-*"))
         return {"build_s": round(time.perf_counter() - started), "disk_gb": round(disk / 1e9, 2)}
 
-    construction = built(work, "sqlite", build)
+    construction = build_once(work / "sqlite-build.json", build)
     gc.collect()
     before = rss_bytes()
     rows = []
@@ -180,7 +171,7 @@ def run_postgres(work: Path, vectors: np.ndarray, queries: np.ndarray, exact_row
 
     rows = []
     try:
-        construction = built(work, "postgres", build)
+        construction = build_once(work / "postgres-build.json", build)
         with open_catalog(url) as catalog:
             first_key = catalog.find("synthetic", "s0000000").key
             for ef in EF_SEARCH:

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -37,3 +38,11 @@ def save_results(benchmark: str, payload: dict[str, Any], packages: tuple[str, .
     out.write_text(json.dumps(document, indent=2))
     print(f"\nwritten: {out}")
     return out
+
+
+def build_once(record: Path, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What `build()` returns (its time, the size it made), remembered in `record` so that a
+    `--reuse` run measures the same catalogs again without rebuilding them."""
+    if not record.exists():
+        record.write_text(json.dumps(build()))
+    return json.loads(record.read_text())

@@ -1,9 +1,13 @@
 """The search pipeline: global shortlist + local-feature voting -> geometric verification -> ranking.
 
-Up to `SearchOptions.vote_index_max_keypoints` reference keypoints, every worker holds them all in a faiss
-index and each photo keypoint votes for records, so candidates do not depend on the global
-shortlist. Larger catalogs verify the global shortlist only, fetching those records'
-keypoints from the catalog, so a worker's memory does not grow with the catalog.
+Every worker holds reference keypoints in a faiss index and each photo keypoint votes for
+records, so candidates do not depend on the global shortlist. The index holds at most
+`SearchOptions.vote_index_max_keypoints`, so a worker's memory does not grow with the catalog:
+- a small catalog: all keypoints; votes carry the correspondences that are verified;
+- a large one: each record's strongest keypoints only, for voting; candidates are verified
+  with their full keypoints, fetched from the catalog;
+- one too large to leave `min_vote_keypoints` per record: no index; the global shortlist
+  (`shortlist_candidates`) is verified.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ class SearchOptions:
     #: Largest catalog, in reference keypoints (~1000 per record), searched with the vote index:
     #: about 1.3 GB of descriptors and their index per worker. Larger ones verify the shortlist.
     vote_index_max_keypoints: int = 5_000_000
-    #: Global candidates verified when the catalog is too large for the vote index.
+    #: Fewest keypoints per record worth voting with (stored keypoints are strongest first).
+    min_vote_keypoints: int = 40
+    #: Global candidates verified when the catalog is too large for any vote index.
     shortlist_candidates: int = 16
     min_votes: int = 5
     neighbours: int = 10
@@ -115,7 +121,7 @@ class Searcher:
         if catalog.count() == 0:
             raise PlatemarkError(f"{catalog.location}: the catalog holds no records")
         catalog.warm()
-        self.local_index = load_local_index(catalog, self.options.vote_index_max_keypoints)
+        self.local_index = load_local_index(catalog, self.options)
         self.filter_values = catalog.filter_values()
 
     def search(
@@ -230,7 +236,8 @@ class Searcher:
             by_votes = np.argsort(-votes, kind="stable")[: opts.vote_candidates]
             candidates = [int(self.local_index.keys[r]) for r in by_votes if votes[r] >= opts.min_votes]
         candidates += [k for k in shortlist if k not in candidates]
-        indexed = self.local_index.row_of if self.local_index is not None else {}
+        index = self.local_index
+        indexed = index.row_of if index is not None and index.complete else {}
         with _timed(stages, "fetch"):
             known.fetch(self.catalog, candidates, indexed)
         results = {}
@@ -280,28 +287,36 @@ class _Candidates:
             self.keypoints[key] = (points, descriptors)
 
 
-def load_local_index(
-    catalog: Catalog, max_keypoints: int = SearchOptions.vote_index_max_keypoints
-) -> LocalIndex | None:
-    """The catalog's keypoint vote index: the saved one if current, else rebuilt (and saved);
-    None when the catalog has more than `max_keypoints` (then the global shortlist is verified)."""
-    if catalog.keypoint_count() > max_keypoints:
-        return None
+def load_local_index(catalog: Catalog, options: SearchOptions | None = None) -> LocalIndex | None:
+    """The catalog's keypoint vote index: the saved one if current, else rebuilt (and saved).
+
+    Holds every keypoint, or each record's strongest ones when the catalog has more than the
+    options allow, or is None when that would leave too few per record (see the module).
+    """
+    options = options or SearchOptions()
+    total = catalog.keypoint_count()
+    per_record = 0  # all
+    if total > options.vote_index_max_keypoints:
+        per_record = options.vote_index_max_keypoints // max(1, catalog.count())
+        if per_record < options.min_vote_keypoints:
+            return None
     generation = catalog.generation
-    index = LocalIndex.load(catalog.index_dir, generation)
+    index = LocalIndex.load(catalog.index_dir, generation, per_record)
     if index is not None:
         return index
     keys, owners, points, descriptors = [], [], [], []
     for row, (key, record_points, record_descriptors) in enumerate(catalog.local_features()):
+        keep = slice(None, per_record or None)
         keys.append(key)
-        owners.append(np.full(len(record_points), row, np.int32))
-        points.append(record_points)
-        descriptors.append(record_descriptors)
+        owners.append(np.full(len(record_points[keep]), row, np.int32))
+        points.append(record_points[keep])
+        descriptors.append(record_descriptors[keep])
     index = LocalIndex(
         np.array(keys, np.int64),
         np.concatenate(owners) if owners else np.zeros(0, np.int32),
         np.concatenate(points) if points else np.zeros((0, 2), np.float32),
         np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.uint8),
+        per_record=per_record,
     )
     with contextlib.suppress(OSError):  # a read-only catalog still searches, rebuilding in memory
         index.save(catalog.index_dir, generation)

@@ -47,6 +47,8 @@ class LocalIndex:
         owners: record row (0..len(keys)-1) of each keypoint, ascending.
         points: (M, 2) keypoint positions in their reference image.
         descriptors: (M, 128) uint8 RootSIFT.
+        per_record: 0 if the index holds every keypoint of every record, else how many of each
+            record's strongest keypoints it holds (enough to vote, not to verify).
     """
 
     def __init__(
@@ -56,8 +58,10 @@ class LocalIndex:
         points: np.ndarray,
         descriptors: np.ndarray,
         index: faiss.Index | None = None,
+        per_record: int = 0,
     ) -> None:
         self.keys = np.asarray(keys, np.int64)
+        self.per_record = per_record
         self.row_of = {int(key): row for row, key in enumerate(self.keys)}
         self.owners = owners.astype(np.int32)
         self.points = points.astype(np.float32)
@@ -80,6 +84,11 @@ class LocalIndex:
         for start in range(0, count, 200_000):
             index.add(vectors[start : start + 200_000])
         return index
+
+    @property
+    def complete(self) -> bool:
+        """Whether it holds every keypoint, so its correspondences can be verified directly."""
+        return self.per_record == 0
 
     def __len__(self) -> int:
         return len(self.owners)
@@ -137,19 +146,20 @@ class LocalIndex:
                 points=self.points,
                 descriptors=self.descriptors,
                 generation=np.int64(generation),
+                per_record=np.int64(self.per_record),
                 index=faiss.serialize_index(self.index),
             )
         part.replace(folder / "local.npz")
 
     @classmethod
-    def load(cls, folder: Path, generation: int) -> LocalIndex | None:
-        """The saved index if it reflects `generation`, else None."""
+    def load(cls, folder: Path, generation: int, per_record: int = 0) -> LocalIndex | None:
+        """The saved index if it reflects `generation` and holds `per_record` keypoints, else None."""
         try:
             arrays = np.load(folder / "local.npz")
-            if int(arrays["generation"]) != generation:
+            if int(arrays["generation"]) != generation or int(arrays["per_record"]) != per_record:
                 return None
             index = faiss.deserialize_index(arrays["index"])
-            return cls(arrays["keys"], arrays["owners"], arrays["points"], arrays["descriptors"], index)
+            return cls(arrays["keys"], arrays["owners"], arrays["points"], arrays["descriptors"], index, per_record)
         except (OSError, KeyError, ValueError, RuntimeError):
             return None
 

@@ -53,6 +53,7 @@ def test_saved_index_is_reused_only_for_its_generation(tmp_path: Path) -> None:
     index, query, _ = planted_index(2_000, 4)
     index.save(tmp_path, generation=7)
     assert LocalIndex.load(tmp_path, generation=8) is None
+    assert LocalIndex.load(tmp_path, generation=7, per_record=50) is None
     loaded = LocalIndex.load(tmp_path, generation=7)
     assert loaded is not None and len(loaded) == len(index)
     assert np.array_equal(loaded.correspondences(query).owner, index.correspondences(query).owner)

@@ -117,3 +117,16 @@ def test_large_catalog_mode_applies_filters(shortlist_searcher: Searcher, sample
     photo = phone_photo(sample_images["coins"], np.random.default_rng(2), STEADY)
     hits = shortlist_searcher.search(photo, where=RecordFilter(collections=("second",))).results
     assert {h.record.collection for h in hits} == {"second"} and hits[0].verification.verified
+
+
+def test_catalog_over_the_vote_budget_votes_with_each_records_strongest_keypoints(
+    searcher: Searcher, sample_images: dict
+) -> None:
+    budget = 100 * searcher.catalog.count()
+    sampled = Searcher(searcher.catalog, SearchOptions(vote_index_max_keypoints=budget), cnn=searcher.cnn)
+    assert sampled.local_index.per_record == 100 and not sampled.local_index.complete
+    assert len(sampled.local_index) <= budget
+    photo = phone_photo(sample_images["chelsea"], np.random.default_rng(3), STEADY)
+    response = sampled.search(photo)
+    assert response.results[0].record.record_id == "chelsea" and response.results[0].verification.verified
+    assert {"local_votes", "fetch"} <= set(response.stages_ms)
