@@ -77,7 +77,9 @@ class LocalIndex:
             index = faiss.IndexFlatL2(128)
         else:
             nlist = int(np.clip(4 * np.sqrt(count), 256, 16384))
-            index = faiss.index_factory(128, f"IVF{nlist},SQ8")
+            # An HNSW graph finds the nearest lists: with thousands of lists, comparing every photo
+            # descriptor with every centroid would cost more than scanning the lists.
+            index = faiss.index_factory(128, f"IVF{nlist}_HNSW32,SQ8")
             sample = np.random.default_rng(0).choice(count, min(count, 40 * nlist), replace=False)
             index.train(vectors[np.sort(sample)])
             faiss.extract_index_ivf(index).nprobe = 12
