@@ -79,6 +79,7 @@ def test_upload_shows_results_with_verified_badge(page, photos: Path) -> None:
 
 def test_crop_then_search_finds_the_cropped_print(page, photos: Path) -> None:
     page.set_input_files("#file", str(photos / "two.jpg"))
+    page.locator("#preview").wait_for(state="visible")  # the photo is decoded asynchronously
     box = page.locator("#preview").bounding_box()
     # The photo is 1100 px wide: drag over its right half, where the coffee cup hangs.
     page.mouse.move(box["x"] + box["width"] * 0.53, box["y"] + box["height"] * 0.15)
