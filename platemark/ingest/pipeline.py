@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -140,6 +141,7 @@ def ingest(
     Example:
         >>> report = ingest("collections/prints", "./catalog")
     """
+    started = time.time()
     source = read_collection(Path(folder), collection)
     report = IngestReport(source.name, problems=list(source.problems))
     with open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog:
@@ -199,7 +201,7 @@ def ingest(
         if prune:
             present = {r.record_id for r in source.records}
             report.pruned = catalog.delete(source.name, sorted(set(known) - present))
-        catalog.remove_orphan_images()
+        catalog.remove_orphan_images(written_before=started)
         if catalog.count():  # build the search indexes now, not on the first search
             catalog.warm()
             load_local_index(catalog)

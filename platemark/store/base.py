@@ -330,15 +330,19 @@ class Catalog(ABC):
                 self._bump_generation()
         return deleted
 
-    def remove_orphan_images(self) -> int:
-        """Delete thumbnails and display images no record refers to any more; returns how many."""
+    def remove_orphan_images(self, written_before: float) -> int:
+        """Delete thumbnails and display images that no record refers to; returns how many.
+
+        Only files last written before `written_before` (a time.time()) are candidates: an ingest
+        running meanwhile writes an image just before its record, and must not lose it.
+        """
         used = {f"{h}.jpg" for (h,) in self.execute("SELECT DISTINCT content_hash FROM records")}
         orphans = [
             path
             for folder in (self.thumbs_dir, self.images_dir)
             if folder.is_dir()
             for path in folder.glob("*.jpg")
-            if path.name not in used
+            if path.name not in used and path.stat().st_mtime < written_before
         ]
         for path in orphans:
             path.unlink(missing_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -207,3 +209,14 @@ def test_reader_refuses_a_catalog_that_needs_migrating(store: Catalog, where) ->
     store.execute("DELETE FROM migrations WHERE name = '0002_saved_searches'")
     with pytest.raises(StoreNotMigrated, match="platemark migrate"):
         open_catalog(where.location, media=where.media)
+
+
+def test_orphan_images_are_removed_unless_written_while_the_ingest_ran(store: Catalog) -> None:
+    add(store, "r1", seed=1)  # its images are named h1.jpg
+    store.thumbs_dir.mkdir(parents=True)
+    for name in ("h1.jpg", "old.jpg", "fresh.jpg"):
+        (store.thumbs_dir / name).write_bytes(b"jpeg")
+    for name in ("h1.jpg", "old.jpg"):
+        os.utime(store.thumbs_dir / name, (1_000, 1_000))
+    assert store.remove_orphan_images(written_before=time.time() - 60) == 1
+    assert sorted(p.name for p in store.thumbs_dir.iterdir()) == ["fresh.jpg", "h1.jpg"]
