@@ -61,8 +61,11 @@ class PostgresCatalog(Catalog):
         extractors: dict[str, str] | None = None,
     ) -> None:
         self.url = url
+        self.location = _without_password(url)
         #: Candidates the HNSW search keeps; more is slower and finds more of the true nearest.
         self.ef_search = EF_SEARCH
+        if create and media is None and not self._media_recorded():
+            raise self._media_missing()  # before making anything
         super().__init__(_without_password(url), Path(media or "."), create=create, extractors=extractors)
         if self.migrated:
             self.close()  # connections made before the vector type existed cannot read vectors
@@ -74,10 +77,19 @@ class PostgresCatalog(Catalog):
         elif stored is not None:
             self.media = Path(stored)
         else:
-            raise PlatemarkError(
-                f"{self.location}: a PostgreSQL catalog needs a media directory for its images; "
-                "give --media DIR (or PLATEMARK_MEDIA)"
-            )
+            raise self._media_missing()
+
+    def _media_recorded(self) -> bool:
+        with self._connect() as connection:
+            if connection.execute("SELECT to_regclass('meta') IS NULL").fetchone()[0]:
+                return False
+            return connection.execute("SELECT 1 FROM meta WHERE key = 'media'").fetchone() is not None
+
+    def _media_missing(self) -> PlatemarkError:
+        return PlatemarkError(
+            f"{self.location}: a PostgreSQL catalog needs a media directory for its images; "
+            "give --media DIR (or PLATEMARK_MEDIA)"
+        )
 
     def _connect(self) -> psycopg.Connection:
         try:

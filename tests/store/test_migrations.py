@@ -65,6 +65,9 @@ def test_migrate_without_catalog_is_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no catalog here" in result.output
 
 
-def test_postgres_catalog_without_media_is_an_error(new_database) -> None:
-    result = CliRunner().invoke(cli, ["migrate", "--catalog", new_database()])
+def test_postgres_catalog_without_media_is_an_error_and_makes_nothing(new_database) -> None:
+    url = new_database()
+    result = CliRunner().invoke(cli, ["migrate", "--catalog", url])
     assert result.exit_code == 1 and "--media" in result.output and "Traceback" not in result.output
+    info = CliRunner().invoke(cli, ["info", "--catalog", url])
+    assert info.exit_code == 1 and "no catalog here" in info.output
