@@ -2,7 +2,8 @@
 
     python benchmarks/bench_serve.py --bench ../shared/bench [--seconds 60] [--clients 20]
 
-Starts `platemark serve --workers 2` on 127.0.0.1 over a catalog of the museum collection, then
+Starts `platemark serve --workers 2` on 127.0.0.1 over a catalog of the museum collection (embedded,
+or with --store postgres in a PostgreSQL server started from the pgserver wheel), then
 (1) one client searching back to back, (2) N clients searching at once, while one more client
 browses (GET /api/records) to show that searches do not block browsing. Every request loop is
 bounded in time and stays on the loopback address.
@@ -11,6 +12,7 @@ bounded in time and stays on the loopback address.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import subprocess
 import sys
@@ -31,20 +33,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(catalog: Path, port: int, workers: int) -> subprocess.Popen:
+def start_server(catalog_args: list[str], port: int, workers: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "platemark",
-            "serve",
-            "--catalog",
-            str(catalog),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+        [sys.executable, "-m", "platemark", "serve", *catalog_args, "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -112,19 +103,11 @@ def load(url: str, photos: list[bytes], clients: int, seconds: float, browse: bo
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-serve"))
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-    catalog = args.work / "catalog"
-    ingest(args.bench / "museum" / "collection", catalog, collection="museum", progress=False)  # incremental
+def measure(args: argparse.Namespace, catalog_args: list[str]) -> tuple[dict, dict]:
+    """One client, then many, against a server started on a free loopback port."""
     photos = [p.read_bytes() for p in sorted((args.bench / "museum" / "queries").rglob("*.jpg"))]
     port = free_port()
-    server = start_server(catalog, port, args.workers)
+    server = start_server(catalog_args, port, args.workers)
     url = f"http://127.0.0.1:{port}"
     try:
         load(url, photos[:4], 2, 5, browse=False)  # warm-up: both workers load their model
@@ -133,10 +116,33 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    return single, many
 
-    print_table(
-        [single, many], ("clients", "searches", "errors", "searches_per_s", "p50_ms", "p95_ms", "browse_p95_ms")
-    )
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-serve"))
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.store == "postgres":
+            import pgserver
+
+            postgres = pgserver.get_server(args.work / "pg", cleanup_mode="stop")
+            stack.callback(postgres.cleanup)
+            catalog, media = postgres.get_uri(), args.work / "media"
+        else:
+            catalog, media = str(args.work / "catalog"), None
+        # incremental: a second run reuses the catalog
+        ingest(args.bench / "museum" / "collection", catalog, media=media, collection="museum", progress=False)
+        single, many = measure(args, ["--catalog", catalog, *(["--media", str(media)] if media else [])])
+
+    columns = ("clients", "searches", "errors", "searches_per_s", "p50_ms", "p95_ms", "browse_p95_ms")
+    print_table([single, many], columns)
     speedup = many["searches_per_s"] / single["searches_per_s"]
     print(f"\nthroughput with {args.clients} clients = {speedup:.2f}x one client ({args.workers} workers)")
     save_results(
@@ -145,11 +151,12 @@ def main() -> None:
             "rows": [single, many],
             "speedup": round(speedup, 2),
             "workers": args.workers,
+            "store": args.store,
             "seconds": args.seconds,
             "dataset": "museum collection, museum query photos",
         },
         ("uvicorn", "fastapi"),
-        "-serve",
+        f"-serve-{args.store}",
     )
 
 
