@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if args.store == "postgres":
             import pgserver
