@@ -65,6 +65,19 @@ class RecordWithFeatures:
     global_vector: np.ndarray
     local: LocalFeatures
 
+    def columns(self) -> tuple:
+        """Values of the `records` columns after `id`, in table order."""
+        return (
+            self.collection,
+            self.record_id,
+            self.image_path,
+            self.content_hash,
+            self.local.width,
+            self.local.height,
+            json.dumps(self.metadata, ensure_ascii=False),
+            *self.years,
+        )
+
 
 class Catalog(ABC):
     """A catalog: records, their features, and a media directory for images and derived files.
@@ -292,7 +305,7 @@ class Catalog(ABC):
                         """INSERT INTO records (collection, record_id, image_path, content_hash, width, height,
                                                 metadata, year_min, year_max)
                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
-                        _record_values(record),
+                        record.columns(),
                     ).fetchone()[0]
                     self.execute(
                         "INSERT INTO features (record, global, points, descriptors) VALUES (?, ?, ?, ?)",
@@ -534,16 +547,3 @@ def batched(items: Iterable[Any], size: int) -> Iterator[tuple]:
 
 def _record(row: tuple) -> StoredRecord:
     return StoredRecord(*row[:7], json.loads(row[7]), row[8], row[9])
-
-
-def _record_values(record: RecordWithFeatures) -> tuple:
-    return (
-        record.collection,
-        record.record_id,
-        record.image_path,
-        record.content_hash,
-        record.local.width,
-        record.local.height,
-        json.dumps(record.metadata, ensure_ascii=False),
-        *record.years,
-    )

@@ -18,7 +18,7 @@ import numpy as np
 
 from platemark.errors import CatalogNotFound, PlatemarkError
 from platemark.store import migrations
-from platemark.store.base import Catalog, RecordWithFeatures, _record_values, batched
+from platemark.store.base import Catalog, RecordWithFeatures, batched
 from platemark.store.filters import RecordFilter
 
 try:
@@ -166,7 +166,7 @@ class PostgresCatalog(Catalog):
                     " metadata, year_min, year_max) FROM STDIN"
                 ) as copy:
                     for key, record in zip(keys, chunk, strict=True):
-                        copy.write_row((key, *_record_values(record)))
+                        copy.write_row((key, *record.columns()))
                 with cursor.copy(
                     "COPY features (record, global, points, descriptors) FROM STDIN WITH (FORMAT BINARY)"
                 ) as copy:
