@@ -36,8 +36,8 @@ class SearchOptions:
 
     vote_candidates: int = 12
     global_candidates: int = 4
-    #: Largest catalog, in reference keypoints (~1000 per record), searched with the vote index:
-    #: about 1.3 GB of descriptors and their index per worker. Larger ones verify the shortlist.
+    #: Most reference keypoints (~1000 per record) the vote index holds: about 1.3 GB of
+    #: descriptors and their index per worker. Larger catalogs keep each record's strongest.
     vote_index_max_keypoints: int = 5_000_000
     #: Fewest keypoints per record worth voting with (stored keypoints are strongest first).
     min_vote_keypoints: int = 40
@@ -175,7 +175,7 @@ class Searcher:
             found_keys, vectors = self.catalog.global_vectors(missing)
             similarity.update(zip(found_keys.tolist(), (vectors @ query_vector).tolist(), strict=True))
         ranked = sorted(
-            (k for k in set(similarity) | set(verifications) if k in similarity),
+            similarity,  # verified records were added above, unless an ingest deleted them meanwhile
             key=lambda k: (
                 verifications.get(k, NOT_VERIFIED).verified,
                 verifications.get(k, NOT_VERIFIED).inliers,

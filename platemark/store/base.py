@@ -66,7 +66,7 @@ class RecordWithFeatures:
     local: LocalFeatures
 
     def columns(self) -> tuple:
-        """Values of the `records` columns after `id`, in table order."""
+        """Values of the `records` columns RECORD_FIELDS names, in that order."""
         return (
             self.collection,
             self.record_id,
@@ -262,26 +262,18 @@ class Catalog(ABC):
         local: LocalFeatures,
     ) -> int:
         """Insert or replace one record with its features, atomically; returns its key."""
+        record = RecordWithFeatures(
+            collection, record_id, image_path, content_hash, metadata, years, global_vector, local
+        )
         with self.transaction():
             key = self.execute(
-                """INSERT INTO records (collection, record_id, image_path, content_hash, width, height,
-                                        metadata, year_min, year_max)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (collection, record_id) DO UPDATE SET
                      image_path = excluded.image_path, content_hash = excluded.content_hash,
                      width = excluded.width, height = excluded.height, metadata = excluded.metadata,
                      year_min = excluded.year_min, year_max = excluded.year_max
                    RETURNING id""",
-                (
-                    collection,
-                    record_id,
-                    image_path,
-                    content_hash,
-                    local.width,
-                    local.height,
-                    json.dumps(metadata, ensure_ascii=False),
-                    *years,
-                ),
+                record.columns(),
             ).fetchone()[0]
             self.execute(
                 """INSERT INTO features (record, global, points, descriptors) VALUES (?, ?, ?, ?)
@@ -302,9 +294,7 @@ class Catalog(ABC):
             for chunk in batched(records, CHUNK):
                 for record in chunk:
                     key = self.execute(
-                        """INSERT INTO records (collection, record_id, image_path, content_hash, width, height,
-                                                metadata, year_min, year_max)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                        f"INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                         record.columns(),
                     ).fetchone()[0]
                     self.execute(
@@ -426,10 +416,6 @@ class Catalog(ABC):
     def _where(self, where: RecordFilter | None) -> tuple[str, list[Any]]:
         return where.sql(self._json_text) if where is not None else ("1 = 1", [])
 
-    def keys(self) -> np.ndarray:
-        """Keys of all records with features, in key order."""
-        return np.array([k for (k,) in self.execute("SELECT record FROM features ORDER BY record")], np.int64)
-
     def global_vectors(self, keys: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keys and global vectors (N, dim) of the given records (all when None), in key order."""
         found, chunks = [], []
@@ -441,11 +427,7 @@ class Catalog(ABC):
     def local_features(self, keys: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(key, points (N, 2), descriptors (N, 128)) of the given records (all when None), in key order."""
         for key, points, descriptors in self._features_of("points, descriptors", keys):
-            yield (
-                key,
-                np.frombuffer(points, np.float32).reshape(-1, 2),
-                np.frombuffer(descriptors, np.uint8).reshape(-1, 128),
-            )
+            yield (key, *_keypoints(points, descriptors))
 
     def _features_of(self, columns: str, keys: Iterable[int] | None) -> Iterator[tuple]:
         """Rows of (record, *columns) from features, in key order, fetched a chunk at a time."""
@@ -456,40 +438,34 @@ class Catalog(ABC):
                     f"SELECT record, {columns} FROM features WHERE record IN ({marks}) ORDER BY record", chunk
                 ).fetchall()
             return
+        yield from self._in_key_order(f"SELECT record, {columns} FROM features", "record")
+
+    def _in_key_order(self, select: str, key: str) -> Iterator[tuple]:
+        """Rows of `select` (whose first column is `key`) in key order, fetched CHUNK at a time:
+        a catalog's features may not fit in memory at once."""
         last = -1
-        while rows := self.execute(
-            f"SELECT record, {columns} FROM features WHERE record > ? ORDER BY record LIMIT {CHUNK}", (last,)
-        ).fetchall():
+        while rows := self.execute(f"{select} WHERE {key} > ? ORDER BY {key} LIMIT {CHUNK}", (last,)).fetchall():
             yield from rows
             last = rows[-1][0]
 
     def records_with_features(self) -> Iterator[RecordWithFeatures]:
         """Every record with its features, in key order: what export copies."""
-        last = -1
-        while rows := self.execute(
-            f"""SELECT {RECORD_COLUMNS}, f.global, f.points, f.descriptors
-                FROM records JOIN features f ON f.record = records.id
-                WHERE records.id > ? ORDER BY records.id LIMIT {CHUNK}""",
-            (last,),
-        ).fetchall():
-            for row in rows:
-                record = _record(row[:10])
-                yield RecordWithFeatures(
-                    record.collection,
-                    record.record_id,
-                    record.image_path,
-                    record.content_hash,
-                    record.metadata,
-                    (record.year_min, record.year_max),
-                    self._decode_vector(row[10]),
-                    LocalFeatures(
-                        np.frombuffer(row[11], np.float32).reshape(-1, 2),
-                        np.frombuffer(row[12], np.uint8).reshape(-1, 128),
-                        record.width,
-                        record.height,
-                    ),
-                )
-            last = rows[-1][0]
+        select = (
+            f"SELECT {RECORD_COLUMNS}, f.global, f.points, f.descriptors"
+            " FROM records JOIN features f ON f.record = records.id"
+        )
+        for row in self._in_key_order(select, "records.id"):
+            record = _record(row[:10])
+            yield RecordWithFeatures(
+                record.collection,
+                record.record_id,
+                record.image_path,
+                record.content_hash,
+                record.metadata,
+                (record.year_min, record.year_max),
+                self._decode_vector(row[10]),
+                LocalFeatures(*_keypoints(row[11], row[12]), record.width, record.height),
+            )
 
     def keypoint_count(self) -> int:
         """Reference keypoints stored over all records."""
@@ -543,6 +519,15 @@ def batched(items: Iterable[Any], size: int) -> Iterator[tuple]:
     iterator = iter(items)
     while chunk := tuple(islice(iterator, size)):
         yield chunk
+
+
+#: The `records` columns a new record fills, in the order of RecordWithFeatures.columns().
+RECORD_FIELDS = "collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max"
+
+
+def _keypoints(points: bytes, descriptors: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Stored keypoint positions (N, 2) and RootSIFT descriptors (N, 128) from their bytes."""
+    return np.frombuffer(points, np.float32).reshape(-1, 2), np.frombuffer(descriptors, np.uint8).reshape(-1, 128)
 
 
 def _record(row: tuple) -> StoredRecord:

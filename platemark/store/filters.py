@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from platemark.errors import PlatemarkError
-
-if TYPE_CHECKING:
-    from platemark.store.base import StoredRecord
 
 #: Metadata fields offered as exact-value filters (values are listed by `filter_values`).
 FACETS = ("classification", "material_technique", "institution")
@@ -61,19 +58,6 @@ class RecordFilter:
     @property
     def empty(self) -> bool:
         return self == RecordFilter()
-
-    def matches(self, record: StoredRecord) -> bool:
-        if self.collections and record.collection not in self.collections:
-            return False
-        if self.year_min is not None and (record.year_max is None or record.year_max < self.year_min):
-            return False
-        if self.year_max is not None and (record.year_min is None or record.year_min > self.year_max):
-            return False
-        for facet in FACETS:
-            wanted = getattr(self, facet)
-            if wanted and record.metadata.get(facet) not in wanted:
-                return False
-        return not self.person or self.person.lower() in record.metadata.get("person", "").lower()
 
     def sql(self, json_text: Callable[[str], str]) -> tuple[str, list[Any]]:
         """The filter as an SQL condition on `records` and its parameters (`?` placeholders).

@@ -18,7 +18,7 @@ import numpy as np
 
 from platemark.errors import CatalogNotFound, PlatemarkError
 from platemark.store import migrations
-from platemark.store.base import Catalog, RecordWithFeatures, batched
+from platemark.store.base import RECORD_FIELDS, Catalog, RecordWithFeatures, batched
 from platemark.store.filters import RecordFilter
 
 try:
@@ -161,10 +161,7 @@ class PostgresCatalog(Catalog):
                         "SELECT nextval('records_id_seq') FROM generate_series(1, CAST(? AS INTEGER))", (len(chunk),)
                     )
                 ]
-                with cursor.copy(
-                    "COPY records (id, collection, record_id, image_path, content_hash, width, height,"
-                    " metadata, year_min, year_max) FROM STDIN"
-                ) as copy:
+                with cursor.copy(f"COPY records (id, {RECORD_FIELDS}) FROM STDIN") as copy:
                     for key, record in zip(keys, chunk, strict=True):
                         copy.write_row((key, *record.columns()))
                 with cursor.copy(
