@@ -1,24 +1,35 @@
-# The README's commands. Each target installs what it needs first, so they work on a fresh machine.
+# The README's commands. Each target installs what it needs first, into a project virtualenv
+# (.venv), so they work on a fresh machine — also with Debian's own python3, which refuses
+# system-wide pip installs (PEP 668).
 PYTHON ?= python3
-PIP := $(PYTHON) -m pip
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
 
 .PHONY: install demo test lint bench
 
-install:
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) || { echo "cannot create $(VENV): on Debian/Ubuntu run 'apt-get install python3-venv'" >&2; exit 1; }
+
+# Re-installs when pyproject.toml changes.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
 	# torch first, pinned: it comes from local disk as a CPU build; unpinned, pip pulls a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
 
 demo: install
-	platemark demo --workdir platemark-demo
+	$(BIN)/platemark demo --workdir platemark-demo
 
 lint: install
-	ruff check platemark tests benchmarks
-	ruff format --check platemark tests benchmarks
+	$(BIN)/ruff check platemark tests benchmarks
+	$(BIN)/ruff format --check platemark tests benchmarks
 
 test: lint
-	platemark --help > /dev/null
-	$(PYTHON) -m pytest tests
+	$(BIN)/platemark --help > /dev/null
+	$(BIN)/python -m pytest tests
 
 bench: install
-	$(PYTHON) benchmarks/bench_retrieval.py --bench ../shared/bench
+	$(BIN)/python benchmarks/bench_retrieval.py --bench ../shared/bench

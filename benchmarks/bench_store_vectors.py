@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures
-from platemark.ingest.images import QUERY_MAX_SIDE, load_image
+from platemark.images import QUERY_MAX_SIDE, load_image
 from platemark.simulate.vectors import mixed_descriptors, unit
 from platemark.store import RecordWithFeatures, open_catalog
 from platemark.store.base import Catalog

@@ -359,15 +359,19 @@ def serve(
     import uvicorn
 
     from platemark.store import is_postgres_url, open_catalog
+    from platemark.web.server import check_port_free, raise_open_file_limit
 
     with open_catalog(catalog, media=media) as store:  # fail here, with a message, if there is no catalog
         shown = store.location
+    check_port_free(host, port)
     os.environ.update(
         PLATEMARK_CATALOG=catalog if is_postgres_url(catalog) else str(Path(catalog).resolve()),
         PLATEMARK_MAX_UPLOAD_MB=str(max_upload_mb),
-        PLATEMARK_SEARCH_THREADS=str(max(1, (os.cpu_count() or 1) // workers)),
         **({"PLATEMARK_MEDIA": str(media.resolve())} if media else {}),
     )
+    # One thread per search; a single worker runs as many searches at once as there are cores.
+    os.environ.setdefault("PLATEMARK_SEARCHES_PER_WORKER", str(max(1, (os.cpu_count() or 1) // workers)))
+    open_files = raise_open_file_limit()
     click.echo(f"serving {shown} on http://{host}:{port}{root_path}/ with {workers} worker(s)", err=True)
     uvicorn.run(
         "platemark.web.app:create_app_from_env",
@@ -376,6 +380,9 @@ def serve(
         port=port,
         workers=workers,
         root_path=root_path,
+        http="platemark.web.guard:GuardedH11Protocol",
+        # Connections (and requests) a worker holds at once; beyond it, 503 straight away.
+        limit_concurrency=max(64, open_files // 2),
         access_log=False,
         log_level="info",
         log_config=_log_config(),

@@ -51,3 +51,23 @@ class UploadTooLarge(PlatemarkError):
 
 class StoreNotMigrated(PlatemarkError):
     """The catalog's schema is older than this platemark: run `platemark migrate`."""
+
+
+class Overloaded(PlatemarkError):
+    """Too many searches are waiting: try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(Overloaded):
+    """One client asked for more searches than the per-client rate allows."""
+
+
+class StorageFull(PlatemarkError):
+    """Saved searches have reached their disk quota."""
+
+
+class ForeignOrigin(PlatemarkError):
+    """A state-changing request came from a page of another site (cross-site request forgery)."""

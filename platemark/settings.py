@@ -22,6 +22,36 @@ class Settings(BaseSettings):
     searches_per_worker: int = Field(
         1, ge=1, description="Searches a worker process runs at once; more wait their turn, browsing never does."
     )
+    search_queue: int = Field(
+        4, ge=0, description="Searches that may wait for a free slot per worker; more are refused with 503."
+    )
+    search_wait_seconds: float = Field(
+        10.0, gt=0, description="Longest a search waits for a slot before it is refused with 503 + Retry-After."
+    )
+    searches_per_minute: float = Field(
+        60.0, ge=0, description="Searches one client address may start per minute and worker (0: no limit); 429."
+    )
+    search_burst: int = Field(20, ge=1, description="Searches a client may start at once before the rate applies.")
+    query_photo_hours: float = Field(
+        24.0, gt=0, description="How long a search's photo and results are kept (the link to it works that long)."
+    )
+    shared_search_days: float = Field(
+        30.0, gt=0, description="How long a search is kept once its share link was copied."
+    )
+    saved_searches_max_mb: float = Field(
+        2000.0, gt=0, description="Disk quota for saved query photos; when full, searches are refused with 507."
+    )
+    cleanup_minutes: float = Field(10.0, gt=0, description="How often each worker deletes expired searches.")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="A connection must send a request's headers within this time, or it is closed."
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest pause allowed while an upload is received; then 408."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Other sites' origins (https://host) whose pages may call the API; none by default.",
+    )
 
     @property
     def max_upload_bytes(self) -> int:

@@ -104,7 +104,7 @@ def test_ingest_exits_1_and_lists_bad_files(runner: CliRunner, tmp_path: Path, s
     "args, message",
     [
         (["search", "{photo}", "--catalog", "{tmp}/nothing"], "no catalog here"),
-        (["search", "{tmp}/notes.txt", "--catalog", "{catalog}"], "not a recognised image"),
+        (["search", "{tmp}/notes.txt", "--catalog", "{catalog}"], "not an image platemark reads"),
         (["search", "{photo}", "--catalog", "{catalog}", "--collection", "nope"], "unknown collection"),
         (["evaluate", "{tmp}/notes.txt", "--catalog", "{catalog}"], "expected columns query,record_ids"),
         (["ingest", "{tmp}/empty", "--catalog", "{tmp}/cat"], "no images found"),

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 class CNNExtractor:
     """Turn an RGB image into an L2-normalised float32 vector (1280 values).
 
-    The image is resized so its short side is `short_side` pixels (aspect kept) and
-    the last convolution map is pooled with generalised mean (p=3). Mirrored scans
+    The image is resized so its short side is `short_side` pixels (aspect kept), its long side
+    at most `MAX_ASPECT` times that (a long strip would otherwise make a huge input), and the
+    last convolution map is pooled with generalised mean (p=3). Mirrored scans
     are the local stage's job (it retries with the flipped photo).
 
     Example:
@@ -33,6 +34,8 @@ class CNNExtractor:
     name = "efficientnet-lite0-gem"
     version = 1
     dim = 1280
+    #: Longest input side, in multiples of `short_side`: bounds the network's memory and time.
+    MAX_ASPECT = 4
 
     def __init__(self, short_side: int = 224, gem_p: float = 3.0, threads: int | None = None) -> None:
         self.short_side = short_side
@@ -55,7 +58,7 @@ class CNNExtractor:
         import torch
 
         height, width = rgb.shape[:2]
-        scale = self.short_side / min(height, width)
+        scale = min(self.short_side / min(height, width), self.MAX_ASPECT * self.short_side / max(height, width))
         size = (max(32, round(width * scale)), max(32, round(height * scale)))
         resized = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         array = (resized.astype(np.float32) - 127.5) / 127.5

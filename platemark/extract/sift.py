@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from platemark.ingest.images import to_gray
+from platemark.images import to_gray
 
 
 @dataclass(frozen=True)

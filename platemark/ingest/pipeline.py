@@ -18,7 +18,7 @@ from tqdm import tqdm
 from platemark.errors import UnreadableImage
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures, SiftExtractor
-from platemark.ingest.images import encode_jpeg, load_image, write_atomically
+from platemark.images import encode_jpeg, load_image, write_atomically
 from platemark.ingest.sources import PrintRecord, read_collection
 from platemark.search.engine import load_local_index
 from platemark.store import Catalog, open_catalog

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platemark.errors import CollectionNotFound, MetadataError
-from platemark.ingest.images import IMAGE_SUFFIXES
+from platemark.images import IMAGE_SUFFIXES
 from platemark.ingest.metadata import FILENAME_COLUMNS, parse_years, read_metadata_csv
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
-from platemark.ingest.images import QUERY_MAX_SIDE, ImageSource, load_image
+from platemark.images import QUERY_MAX_SIDE, ImageSource, load_image
 from platemark.search.local import Correspondences, LocalIndex, match_descriptors
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.base import Catalog, StoredRecord
@@ -97,6 +97,22 @@ class SearchResponse:
         }
 
 
+def limit_threads(threads: int = 1) -> None:
+    """Let one search use `threads` cores (torch, faiss and OpenCV are process-wide).
+
+    One thread per search is the default everywhere: on a machine that is busy with anything
+    else (an ingest, another worker), torch's and OpenMP's threads wait on each other and a
+    2-thread search becomes 20 times slower, while a 1-thread search keeps its speed.
+    """
+    import cv2
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    cv2.setNumThreads(threads)
+
+
 @contextlib.contextmanager
 def _timed(stages: dict[str, float], stage: str) -> Iterator[None]:
     """Add the wall time of the block to stages[stage], in milliseconds."""
@@ -108,12 +124,22 @@ def _timed(stages: dict[str, float], stage: str) -> Iterator[None]:
 class Searcher:
     """Search a catalog with photos. Loading builds (or reuses) the in-memory indexes once.
 
+    `threads` sets the process's torch, faiss and OpenCV threads (see `limit_threads`): one per
+    search keeps searches fast next to other work; run several searches to use several cores.
+
     Example:
         >>> searcher = Searcher(open_catalog("./catalog"))
         >>> searcher.search("photo.jpg", top_k=5).results[0].record.record_id
     """
 
-    def __init__(self, catalog: Catalog, options: SearchOptions | None = None, cnn: CNNExtractor | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        options: SearchOptions | None = None,
+        cnn: CNNExtractor | None = None,
+        threads: int = 1,
+    ) -> None:
+        limit_threads(threads)
         self.catalog = catalog
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()

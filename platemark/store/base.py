@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -351,12 +352,46 @@ class Catalog(ABC):
             path.unlink(missing_ok=True)
         return len(orphans)
 
-    def save_search(self, search_id: str, request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Keep a search (its parameters and results) so a link can show it again."""
+    def save_search(
+        self,
+        search_id: str,
+        request: dict[str, Any],
+        response: dict[str, Any],
+        *,
+        expires_at: float,
+        photo_bytes: int = 0,
+    ) -> None:
+        """Keep a search (its parameters and results) until `expires_at` (Unix time), so a link can show it."""
         self.execute(
-            "INSERT INTO searches (id, request, response) VALUES (?, ?, ?)",
-            (search_id, json.dumps(request), json.dumps(response, ensure_ascii=False)),
+            "INSERT INTO searches (id, request, response, expires_at, photo_bytes) VALUES (?, ?, ?, ?, ?)",
+            (search_id, json.dumps(request), json.dumps(response, ensure_ascii=False), expires_at, photo_bytes),
         )
+
+    def keep_search(self, search_id: str, until: float) -> float:
+        """Keep a saved search at least until `until` (Unix time); returns when it now expires.
+
+        Raises:
+            SearchNotFound: no unexpired search has this id.
+        """
+        row = self.execute(
+            "UPDATE searches SET expires_at = CASE WHEN expires_at > ? THEN expires_at ELSE ? END "
+            "WHERE id = ? AND expires_at > ? RETURNING expires_at",
+            (until, until, search_id, time.time()),
+        ).fetchall()  # to the end, so SQLite finishes the statement and releases its lock
+        if not row:
+            raise SearchNotFound(f"no saved search {search_id!r} (it may have expired)")
+        return float(row[0][0])
+
+    def delete_expired_searches(self, now: float) -> list[str]:
+        """Delete the searches that expired by `now`; returns their ids (each to exactly one caller)."""
+        return [
+            search_id
+            for (search_id,) in self.execute("DELETE FROM searches WHERE expires_at <= ? RETURNING id", (now,))
+        ]
+
+    def saved_search_bytes(self) -> int:
+        """Bytes the photos of unexpired saved searches take on disk."""
+        return int(self.execute("SELECT coalesce(sum(photo_bytes), 0) FROM searches").fetchone()[0])
 
     # -- reading ---------------------------------------------------------------------------
     def count(self, collection: str | None = None) -> int:
@@ -471,21 +506,23 @@ class Catalog(ABC):
         """Reference keypoints stored over all records."""
         return int(self.execute("SELECT coalesce(sum(length(descriptors)), 0) FROM features").fetchone()[0]) // 128
 
-    def get_search(self, search_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(request, response) of a saved search.
+    def get_search(self, search_id: str) -> SavedSearch:
+        """A saved search that has not expired.
 
         Raises:
-            SearchNotFound: no search has this id.
+            SearchNotFound: no unexpired search has this id.
         """
-        row = self.execute("SELECT request, response FROM searches WHERE id = ?", (search_id,)).fetchone()
+        row = self.execute(
+            f"SELECT {SAVED_SEARCH_COLUMNS} FROM searches WHERE id = ? AND expires_at > ?", (search_id, time.time())
+        ).fetchone()
         if row is None:
-            raise SearchNotFound(f"no saved search {search_id!r}")
-        return json.loads(row[0]), json.loads(row[1])
+            raise SearchNotFound(f"no saved search {search_id!r} (it may have expired)")
+        return _saved_search(row)
 
-    def saved_searches(self) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
-        """(id, request, response) of every saved search."""
-        for search_id, request, response in self.execute("SELECT id, request, response FROM searches ORDER BY id"):
-            yield search_id, json.loads(request), json.loads(response)
+    def saved_searches(self) -> Iterator[SavedSearch]:
+        """Every saved search, expired or not (for copying a catalog)."""
+        for row in self.execute(f"SELECT {SAVED_SEARCH_COLUMNS} FROM searches ORDER BY id"):
+            yield _saved_search(row)
 
     def info(self) -> dict[str, object]:
         """Collections, counts, extractors, index state and size: what `platemark info` shows."""
@@ -528,6 +565,24 @@ RECORD_FIELDS = "collection, record_id, image_path, content_hash, width, height,
 def _keypoints(points: bytes, descriptors: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Stored keypoint positions (N, 2) and RootSIFT descriptors (N, 128) from their bytes."""
     return np.frombuffer(points, np.float32).reshape(-1, 2), np.frombuffer(descriptors, np.uint8).reshape(-1, 128)
+
+
+SAVED_SEARCH_COLUMNS = "id, request, response, expires_at, photo_bytes"
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """A search kept so that a link can show it again, until it expires."""
+
+    search_id: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+    expires_at: float  # Unix time
+    photo_bytes: int
+
+
+def _saved_search(row: tuple) -> SavedSearch:
+    return SavedSearch(row[0], json.loads(row[1]), json.loads(row[2]), float(row[3]), int(row[4]))
 
 
 def _record(row: tuple) -> StoredRecord:

@@ -10,6 +10,10 @@ from platemark.errors import PlatemarkError
 
 #: Metadata fields offered as exact-value filters (values are listed by `filter_values`).
 FACETS = ("classification", "material_technique", "institution")
+#: Years a filter may name (dates are parsed within 500-2200; beyond this is a typo or an attack).
+YEAR_RANGE = (-9999, 9999)
+#: Longest `person` text searched for.
+MAX_PERSON_CHARS = 200
 
 
 class UnknownFilterValue(PlatemarkError):
@@ -44,14 +48,14 @@ class RecordFilter:
         year_max: int | None = None,
         person: str | None = None,
     ) -> RecordFilter:
-        """A filter from request parameters, where lists may be missing and text empty."""
+        """A filter from request parameters, where lists may be missing or repeat values and text be empty."""
         return cls(
-            collections=tuple(collection or ()),
+            collections=_distinct(collection),
             year_min=year_min,
             year_max=year_max,
-            classification=tuple(classification or ()),
-            material_technique=tuple(material_technique or ()),
-            institution=tuple(institution or ()),
+            classification=_distinct(classification),
+            material_technique=_distinct(material_technique),
+            institution=_distinct(institution),
             person=person or None,
         )
 
@@ -86,13 +90,22 @@ class RecordFilter:
         return " AND ".join(clauses), params
 
     def check(self, known: dict[str, list]) -> None:
-        """Raise UnknownFilterValue if a collection or facet value is not among `known` (see filter_values)."""
+        """Raise UnknownFilterValue if a value is not among `known` (see filter_values), or out of range."""
+        for year in (self.year_min, self.year_max):
+            if year is not None and not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+                raise UnknownFilterValue(f"year {year} is outside {YEAR_RANGE[0]}..{YEAR_RANGE[1]}")
+        if self.person and len(self.person) > MAX_PERSON_CHARS:
+            raise UnknownFilterValue(f"person is longer than {MAX_PERSON_CHARS} characters")
         if self.collections:
             _check_known("collection", self.collections, known["collections"])
         for facet in FACETS:
             _check_known(facet, getattr(self, facet), known[facet])
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
             raise UnknownFilterValue(f"year_min {self.year_min} is after year_max {self.year_max}")
+
+
+def _distinct(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values or ()))
 
 
 def _check_known(name: str, wanted: tuple[str, ...], known: list[str]) -> None:

@@ -60,6 +60,16 @@ SQLITE = (
         );
         """,
     ),
+    Migration(
+        "0003_search_retention",
+        # Searches made before retention existed are kept as long as shared ones (30 days from now).
+        """
+        ALTER TABLE searches ADD COLUMN expires_at DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE searches ADD COLUMN photo_bytes BIGINT NOT NULL DEFAULT 0;
+        UPDATE searches SET expires_at = CAST(strftime('%s', 'now') AS REAL) + 30 * 86400;
+        CREATE INDEX searches_expiry ON searches (expires_at);
+        """,
+    ),
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -101,6 +111,15 @@ POSTGRES = (
             request TEXT NOT NULL,
             response TEXT NOT NULL
         );
+        """,
+    ),
+    Migration(
+        "0003_search_retention",
+        """
+        ALTER TABLE searches ADD COLUMN expires_at DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE searches ADD COLUMN photo_bytes BIGINT NOT NULL DEFAULT 0;
+        UPDATE searches SET expires_at = extract(epoch FROM now()) + 30 * 86400;
+        CREATE INDEX searches_expiry ON searches (expires_at);
         """,
     ),
 )

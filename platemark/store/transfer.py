@@ -49,8 +49,14 @@ def copy_catalog(source: Catalog, target: Catalog) -> TransferReport:
     for name in source.collections():
         if origin := source.get_meta(f"collection.{name}.source"):
             target.set_collection_source(name, origin)
-    for search_id, request, response in source.saved_searches():
-        target.save_search(search_id, request, response)
+    for saved in source.saved_searches():
+        target.save_search(
+            saved.search_id,
+            saved.request,
+            saved.response,
+            expires_at=saved.expires_at,
+            photo_bytes=saved.photo_bytes,
+        )
         report.searches += 1
     return report
 

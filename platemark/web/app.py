@@ -11,13 +11,17 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from platemark import errors
+from platemark.search.saved import SavedSearches
 from platemark.settings import Settings
 from platemark.store.filters import UnknownFilterValue
-from platemark.web.deps import LiveSearcher
+from platemark.web.admission import RateLimiter, SearchAdmission
+from platemark.web.deps import LiveSearcher, retention
+from platemark.web.guard import RequestLimits, SecurityHeaders
 from platemark.web.routes import media, records, search
 
 STATIC = Path(__file__).parent / "static"
@@ -32,7 +36,14 @@ STATUS = {
     errors.RecordNotFound: 404,
     errors.SearchNotFound: 404,
     errors.CatalogNotFound: 503,
+    errors.RateLimited: 429,
+    errors.Overloaded: 503,
+    errors.StorageFull: 507,
+    errors.ForeignOrigin: 403,
 }
+
+#: Multipart framing and the form fields around the photo.
+FORM_OVERHEAD_BYTES = 64_000
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,10 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _limit_threads(settings.search_threads)
         app.state.live_searcher = LiveSearcher(settings)
-        app.state.search_slots = threading.BoundedSemaphore(settings.searches_per_worker)
+        app.state.admission = SearchAdmission(
+            running=settings.searches_per_worker,
+            queued=settings.search_queue,
+            wait_seconds=settings.search_wait_seconds,
+        )
+        app.state.rate_limiter = RateLimiter(per_minute=settings.searches_per_minute, burst=settings.search_burst)
+        stop = threading.Event()
+        cleaner = threading.Thread(target=_clean_saved_searches, args=(app, stop), name="cleanup", daemon=True)
+        cleaner.start()
         yield
+        stop.set()
 
     app = FastAPI(
         title="platemark",
@@ -69,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(errors.PlatemarkError)
     async def platemark_error(request: Request, exc: errors.PlatemarkError) -> JSONResponse:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.Overloaded) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -77,15 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
 
     @app.middleware("http")
-    async def limit_and_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_upload_bytes + 64_000:
-            response: Response = JSONResponse(
-                {"detail": f"the upload is larger than the limit of {settings.max_upload_mb:g} MB"}, status_code=413
-            )
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         log.info(
             "%s %s %d %.0fms",
             request.method,
@@ -95,6 +109,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         return response
 
+    # Outermost last: limits and the cross-site check act before anything reads the request.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"], max_age=600
+        )
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=settings.max_upload_bytes,
+        overhead=FORM_OVERHEAD_BYTES,
+        body_timeout=settings.body_timeout_seconds,
+    )
+    app.add_middleware(SecurityHeaders, allowed_origins=tuple(settings.cors_origins))
     return app
 
 
@@ -103,12 +129,16 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
-def _limit_threads(threads: int) -> None:
-    """Let one search use `threads` cores, so concurrent searches share the machine instead of fighting."""
-    import cv2
-    import faiss
-    import torch
-
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
-    cv2.setNumThreads(threads)
+def _clean_saved_searches(app: FastAPI, stop: threading.Event) -> None:
+    """Delete expired saved searches now and every `cleanup_minutes` until the app stops."""
+    settings: Settings = app.state.settings
+    while True:
+        try:
+            catalog = app.state.live_searcher.get().catalog
+            deleted = SavedSearches(catalog, retention(settings)).clean()
+            if deleted:
+                log.info("deleted %d expired saved search photo(s)", deleted)
+        except Exception:  # a failed cleanup must not end the loop; the next one retries
+            log.exception("cleaning saved searches failed")
+        if stop.wait(settings.cleanup_minutes * 60):
+            return

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from platemark.search.engine import Searcher
+from platemark.search.saved import Retention, SavedSearches
 from platemark.settings import Settings
 from platemark.store import Catalog, open_catalog
 
@@ -25,7 +26,7 @@ class LiveSearcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._searcher = Searcher(open_catalog(settings.catalog, media=settings.media))
+        self._searcher = Searcher(open_catalog(settings.catalog, media=settings.media), threads=settings.search_threads)
         self._generation = self._searcher.catalog.generation
         self._checked = time.monotonic()
         self._lock = threading.Lock()
@@ -38,7 +39,9 @@ class LiveSearcher:
                 generation = self._searcher.catalog.generation
                 if generation != self._generation:
                     self._searcher = Searcher(
-                        open_catalog(self.settings.catalog, media=self.settings.media), cnn=self._searcher.cnn
+                        open_catalog(self.settings.catalog, media=self.settings.media),
+                        cnn=self._searcher.cnn,
+                        threads=self.settings.search_threads,
                     )
                     self._generation = generation
             finally:
@@ -58,6 +61,21 @@ def get_catalog(searcher: Annotated[Searcher, Depends(get_searcher)]) -> Catalog
     return searcher.catalog
 
 
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        photo_hours=settings.query_photo_hours,
+        shared_days=settings.shared_search_days,
+        max_bytes=int(settings.saved_searches_max_mb * 1_000_000),
+    )
+
+
+def get_saved_searches(
+    catalog: Annotated[Catalog, Depends(get_catalog)], settings: Annotated[Settings, Depends(get_settings)]
+) -> SavedSearches:
+    return SavedSearches(catalog, retention(settings))
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+SavedSearchesDep = Annotated[SavedSearches, Depends(get_saved_searches)]

@@ -55,11 +55,26 @@ class SearchResultPublic(BaseModel):
     query_url: str
     query_width: int
     query_height: int
+    expires_at: float = Field(description="When the saved search and its photo are deleted (Unix time).")
     request: SearchRequestPublic
     data: list[SearchHitPublic]
     count: int
     elapsed_ms: float
     stages_ms: dict[str, float]
+
+
+class SharedSearchPublic(BaseModel):
+    """A saved search kept longer because its link was shared."""
+
+    search_id: str
+    expires_at: float = Field(description="When it is deleted now (Unix time).")
+
+
+class PrivacyPublic(BaseModel):
+    """How long a search's photo and results are kept."""
+
+    query_photo_hours: float
+    shared_search_days: float
 
 
 class RecordsPublic(BaseModel):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,17 +27,17 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
         catalog.execute("DROP TABLE searches")
-        catalog.execute("DELETE FROM migrations WHERE name = '0002_saved_searches'")
+        catalog.execute("DELETE FROM migrations WHERE name >= '0002_saved_searches'")
     with pytest.raises(StoreNotMigrated, match=r"0002_saved_searches.*platemark migrate"):
         open_catalog(where.location, media=where.media)
     runner = CliRunner()
     first = runner.invoke(cli, ["migrate", *where.cli_args()])
-    assert first.exit_code == 0 and "applied 0002_saved_searches" in first.output
+    assert first.exit_code == 0 and "applied 0002_saved_searches, 0003_search_retention" in first.output
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert second.exit_code == 0 and "up to date" in second.output
     with open_catalog(where.location, media=where.media) as catalog:
-        catalog.save_search("abc", {}, {"ok": True})
-        assert catalog.get_search("abc") == ({}, {"ok": True})
+        catalog.save_search("abc", {}, {"ok": True}, expires_at=time.time() + 60)
+        assert catalog.get_search("abc").response == {"ok": True}
 
 
 def test_migrate_makes_a_postgres_catalog_from_several_processes_at_once(new_database, tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_migrate_makes_a_postgres_catalog_from_several_processes_at_once(new_dat
 
 def test_catalog_from_before_the_ledger_is_adopted(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "catalog.db") as db:
-        for migration in migrations.SQLITE:
+        for migration in migrations.SQLITE[:2]:  # the steps there were before the ledger
             db.executescript(migration.sql)
     with open_catalog(tmp_path, create=True) as catalog:
         assert catalog.migrated == [m.name for m in migrations.SQLITE]

@@ -111,10 +111,33 @@ def test_collections_counts_and_metadata_updates(store: Catalog) -> None:
 
 
 def test_saved_searches_round_trip(store: Catalog) -> None:
-    store.save_search("s1", {"top_k": 3}, {"data": [1, 2]})
-    assert store.get_search("s1") == ({"top_k": 3}, {"data": [1, 2]})
+    store.save_search("s1", {"top_k": 3}, {"data": [1, 2]}, expires_at=time.time() + 60, photo_bytes=100)
+    saved = store.get_search("s1")
+    assert (saved.request, saved.response, saved.photo_bytes) == ({"top_k": 3}, {"data": [1, 2]}, 100)
     with pytest.raises(SearchNotFound):
         store.get_search("s2")
+
+
+def test_expired_searches_are_not_found_and_deleted_once(store: Catalog) -> None:
+    now = time.time()
+    store.save_search("old", {}, {}, expires_at=now - 1, photo_bytes=10)
+    store.save_search("new", {}, {}, expires_at=now + 60, photo_bytes=20)
+    with pytest.raises(SearchNotFound):
+        store.get_search("old")
+    assert store.saved_search_bytes() >= 30
+    assert "old" in store.delete_expired_searches(now)
+    assert "old" not in store.delete_expired_searches(now)
+    assert store.get_search("new").photo_bytes == 20
+
+
+def test_keeping_a_search_only_ever_extends_it(store: Catalog) -> None:
+    now = time.time()
+    store.save_search("k", {}, {}, expires_at=now + 60)
+    assert store.keep_search("k", now + 3600) == pytest.approx(now + 3600)
+    assert store.keep_search("k", now + 10) == pytest.approx(now + 3600)
+    store.save_search("gone", {}, {}, expires_at=now - 1)
+    with pytest.raises(SearchNotFound):
+        store.keep_search("gone", now + 3600)
 
 
 def test_store_refuses_features_of_another_extractor(store: Catalog, where) -> None:
@@ -206,7 +229,7 @@ def test_bulk_insert_and_export_round_trip(store: Catalog) -> None:
 
 
 def test_reader_refuses_a_catalog_that_needs_migrating(store: Catalog, where) -> None:
-    store.execute("DELETE FROM migrations WHERE name = '0002_saved_searches'")
+    store.execute("DELETE FROM migrations WHERE name = '0003_search_retention'")
     with pytest.raises(StoreNotMigrated, match="platemark migrate"):
         open_catalog(where.location, media=where.media)
 

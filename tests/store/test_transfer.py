@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -33,7 +35,7 @@ def test_export_to_postgres_and_import_back_keeps_everything(
 ) -> None:
     runner = CliRunner()
     with open_catalog(catalog_path) as original:
-        original.save_search("s1", {"top_k": 3}, {"data": []})
+        original.save_search("s1", {"top_k": 3}, {"data": []}, expires_at=time.time() + 60, photo_bytes=7)
         searches = len(list(original.saved_searches()))  # other tests may have saved some too
     url, media = new_database(), tmp_path / "pg-media"
     exported = runner.invoke(cli, ["export", url, "--catalog", str(catalog_path), "--to-media", str(media)])
@@ -42,7 +44,7 @@ def test_export_to_postgres_and_import_back_keeps_everything(
 
     with open_catalog(url) as moved:  # the media directory was recorded
         assert moved.collections() == {"samples": 13, "second": 2}
-        assert moved.get_search("s1") == ({"top_k": 3}, {"data": []})
+        assert moved.get_search("s1") == original.get_search("s1")
         assert moved.get_meta("collection.samples.source") is not None
         assert all((moved.thumbs_dir / r.thumb_name).is_file() for r in moved.browse(limit=100)[0])
         hit = Searcher(moved).search(sample_images["camera"]).results[0]

@@ -104,7 +104,7 @@ def test_index_page_is_served(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "files, form, status, message",
     [
-        ({"image": ("notes.txt", b"just text", "text/plain")}, {}, 400, "not a recognised image"),
+        ({"image": ("notes.txt", b"just text", "text/plain")}, {}, 400, "not an image platemark reads"),
         ({"image": ("empty.jpg", b"", "image/jpeg")}, {}, 400, "empty"),
         ({"image": ("cut.jpg", "TRUNCATED", "image/jpeg")}, {}, 400, "truncated"),
         ({"image": ("huge.jpg", b"\xff" * 2_100_000, "image/jpeg")}, {}, 413, "limit of 2 MB"),
@@ -117,6 +117,15 @@ def test_index_page_is_served(client: TestClient) -> None:
         ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"top_k": "0"}, 422, "top_k"),
         ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"year_min": "1900", "year_max": "1800"}, 422, "after"),
         ({}, {}, 422, "image"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"crop": "inf,0,100,100"}, 400, "four numbers"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"crop": "1e400,0,100,100"}, 400, "four numbers"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"crop": "nan,0,100,100"}, 400, "four numbers"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"crop": "1,2,3,4,5"}, 400, "four numbers"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"year_min": str(2**70)}, 422, "year_min"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"year_max": str(-(2**63) - 1)}, 422, "year_max"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"person": "%_" * 50_000}, 422, "person"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"rotate": str(2**80)}, 422, "rotate"),
+        ({"image": ("p.jpg", "PHOTO", "image/jpeg")}, {"top_k": "1e3"}, 422, "top_k"),
     ],
     ids=[
         "not-image",
@@ -132,6 +141,15 @@ def test_index_page_is_served(client: TestClient) -> None:
         "top-k-0",
         "years-reversed",
         "no-image",
+        "crop-infinite",
+        "crop-overflow",
+        "crop-nan",
+        "crop-five-numbers",
+        "year-beyond-int64",
+        "year-below-int64",
+        "person-100k-chars",
+        "rotate-huge",
+        "top-k-float",
     ],
 )
 def test_bad_search_input_is_a_4xx_with_message(
@@ -162,6 +180,13 @@ def test_bad_search_input_is_a_4xx_with_message(
         ("/thumbs/catalog.db", 422),
         ("/images/..%2Fcatalog.db", 404),
         ("/images/%2E%2E/catalog.db", 404),
+        (f"/api/records?offset={2**64}", 422),
+        (f"/api/records?year_min={2**63}", 422),
+        (f"/api/records?year_max=-{2**63 + 5}", 422),
+        ("/api/records?person=" + "%25_" * 150, 422),
+        ("/api/records?collection=samples" + "&collection=samples" * 2_500, 200),
+        ("/api/searches/" + "x" * 500, 422),
+        ("/api/searches/../../etc/passwd", 404),
     ],
 )
 def test_bad_browse_requests_are_4xx_never_files_outside(client: TestClient, path: str, status: int) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from platemark.errors import RecordNotFound
-from platemark.store.filters import RecordFilter
+from platemark.store.filters import MAX_PERSON_CHARS, YEAR_RANGE, RecordFilter
 from platemark.web.deps import SearcherDep
 from platemark.web.routes.public import record_public
 from platemark.web.schemas import (
@@ -21,6 +21,9 @@ from platemark.web.schemas import (
 
 router = APIRouter(prefix="/api", tags=["records"])
 
+#: Deepest page offset: beyond any catalog, and within every database's integer range.
+MAX_OFFSET = 1_000_000_000
+
 
 @router.get("/records", response_model=RecordsPublic, responses={422: {"model": ErrorPublic}})
 def list_records(
@@ -30,10 +33,10 @@ def list_records(
     classification: Annotated[list[str] | None, Query()] = None,
     material_technique: Annotated[list[str] | None, Query()] = None,
     institution: Annotated[list[str] | None, Query()] = None,
-    year_min: int | None = None,
-    year_max: int | None = None,
-    person: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    year_min: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1])] = None,
+    year_max: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1])] = None,
+    person: Annotated[str | None, Query(max_length=MAX_PERSON_CHARS)] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RecordsPublic:
     """Records matching the filters, in collection and record id order, one page at a time."""

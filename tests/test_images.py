@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from platemark.errors import UnreadableImage
-from platemark.ingest.images import load_image
+from platemark.images import load_image
 
 
 def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -64,7 +64,7 @@ def test_load_image_shrinks_to_max_side() -> None:
     "data, message",
     [
         (b"", "empty"),
-        (b"just some text, not an image", "not a recognised image"),
+        (b"just some text, not an image", "not an image platemark reads"),
         (encoded(gradient(), "JPEG")[:200], "truncated"),
         (encoded(gradient(), "PNG")[:60], "truncated"),
     ],
