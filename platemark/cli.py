@@ -155,6 +155,17 @@ def _print_response(response: SearchResponse) -> None:
         )
 
 
+def spreadsheet_safe(value: object) -> object:
+    """The value as a spreadsheet cell that is never a formula.
+
+    Excel and LibreOffice run cells starting with = + - @ (or tab, CR) as formulas, so such text
+    gets a leading apostrophe (OWASP's advice against CSV injection).
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[str, str]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -163,19 +174,18 @@ def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[s
         )
         for response in responses:
             top = response.results[0] if response.results else None
-            writer.writerow(
-                [
-                    response.query,
-                    top.record.record_id if top else "",
-                    top.record.collection if top else "",
-                    top.verification.verified if top else False,
-                    top.verification.inliers if top else 0,
-                    top.score if top else "",
-                    top.record.metadata.get("title", "") if top else "",
-                    round(response.elapsed_ms, 1),
-                    errors.get(response.query, ""),
-                ]
-            )
+            row = [
+                response.query,
+                top.record.record_id if top else "",
+                top.record.collection if top else "",
+                top.verification.verified if top else False,
+                top.verification.inliers if top else 0,
+                top.score if top else "",
+                top.record.metadata.get("title", "") if top else "",
+                round(response.elapsed_ms, 1),
+                errors.get(response.query, ""),
+            ]
+            writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
 @cli.command()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 def free_port() -> int:
@@ -17,13 +19,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class RunningServer:
+    url: str  # base URL, ending in /
+    port: int
+    pid: int  # the serving process (with one worker, the worker itself)
+
+
 @contextlib.contextmanager
-def running_server(catalog_args: list[str], workers: int) -> Iterator[str]:
-    """Start `platemark serve` on 127.0.0.1, wait until /healthz answers; yields its base URL."""
+def running_server(catalog_args: list[str], workers: int, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """Start `platemark serve` on 127.0.0.1 with PLATEMARK_* settings from `env`, wait until /healthz answers."""
     port = free_port()
     command = [sys.executable, "-m", "platemark", "serve", *catalog_args, "--port", str(port)]
     process = subprocess.Popen(
-        [*command, "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*command, "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
@@ -37,7 +49,7 @@ def running_server(catalog_args: list[str], workers: int) -> Iterator[str]:
                 raise RuntimeError("platemark serve did not start") from None
             time.sleep(0.2)
     try:
-        yield url
+        yield RunningServer(url, port, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)

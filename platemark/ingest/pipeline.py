@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +33,9 @@ PLACEHOLDER_DISTANCE = 8
 
 #: Below this many images to process, work in this process instead of starting workers.
 POOL_THRESHOLD = 24
+
+#: Ingest workers run at this niceness: searches on the same machine are interactive and come first.
+WORKER_NICENESS = 10
 
 
 def extractor_names() -> dict[str, str]:
@@ -74,7 +78,7 @@ class Extracted:
 class FeatureWorker:
     """Decodes an image and computes everything the catalog stores about it."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self.cnn = CNNExtractor(threads=threads)
         self.sift = SiftExtractor()
 
@@ -92,9 +96,18 @@ class FeatureWorker:
 _worker: FeatureWorker  # set in each worker process by _init_worker
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
     global _worker
+    os.nice(WORKER_NICENESS)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
     _worker = FeatureWorker(threads=1)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the ingest that started it is gone (even SIGKILLed): never an orphan."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_worker(path: Path) -> Extracted | UnreadableImage:
@@ -143,7 +156,7 @@ def ingest(
     """
     started = time.time()
     source = read_collection(Path(folder), collection)
-    report = IngestReport(source.name, problems=list(source.problems))
+    report = IngestReport(source.name, problems=list(source.problems), failed=list(source.rejected))
     with open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog:
         catalog.set_collection_source(source.name, str(Path(folder).resolve()))
         known = catalog.content_hashes(source.name)
@@ -241,7 +254,9 @@ def _extract_all(
                 yield exc
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(os.getpid(),)
+        ) as pool:
             for result in pool.map(_run_worker, paths, chunksize=4):
                 yield result
                 bar.update()

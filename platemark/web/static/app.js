@@ -192,7 +192,7 @@ function card(hit, index) {
   for (const fact of facts) body.append(el("p", fact, "meta"));
   body.append(el("p", `${record.collection} · ${record.record_id} · score ${hit.score.toFixed(1)}, `
     + `${hit.inliers} matching points`, "meta"));
-  if (m.record_url) {
+  if (isWebLink(m.record_url)) {
     const link = el("a", "Catalogue record");
     link.href = m.record_url;
     link.target = "_blank";
@@ -250,6 +250,12 @@ $("#detail-close").addEventListener("click", () => $("#detail").close());
 // ---- sharing ----------------------------------------------------------------------------------
 $("#share").addEventListener("click", async () => {
   const link = location.href;
+  const id = new URLSearchParams(location.hash.slice(1)).get("search");
+  try {
+    if (id) await api(`api/searches/${encodeURIComponent(id)}/share`, { method: "POST" });
+  } catch (error) {
+    return showError(error.message);
+  }
   try {
     await navigator.clipboard.writeText(link);
     showStatus("Link copied.");
@@ -278,8 +284,33 @@ async function api(path, options) {
     throw new Error("The server cannot be reached. Check your connection and try again.");
   }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.detail || `The server answered ${response.status}.`);
+  if (!response.ok) {
+    const wait = response.headers.get("Retry-After");
+    const detail = body.detail || `The server answered ${response.status}.`;
+    throw new Error(wait ? `${detail} (in about ${wait} s)` : detail);
+  }
   return body;
+}
+
+// Only http(s) links become links: a catalogue's javascript: or data: URL stays inert text.
+function isWebLink(value) {
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+async function loadPrivacy() {
+  const policy = await api("api/privacy");
+  const days = policy.shared_search_days;
+  $("#privacy").textContent = `Your photo and its results are kept for ${hours(policy.query_photo_hours)} `
+    + `so the result can be opened again, then deleted; copying a share link keeps them for ${days} days. `
+    + "They are not used for anything else.";
+}
+
+function hours(value) {
+  return value >= 48 ? `${Math.round(value / 24)} days` : `${value} hour${value === 1 ? "" : "s"}`;
 }
 
 function el(tag, text = "", className = "") {
@@ -302,5 +333,6 @@ function showError(message) {
 }
 
 loadFilters().catch((error) => showError(error.message));
+loadPrivacy().catch(() => {});
 openShared();
 window.addEventListener("hashchange", openShared);
