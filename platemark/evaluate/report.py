@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
+from platemark.errors import UnreadableImage
 from platemark.evaluate.run import Evaluation
+from platemark.images import encode_jpeg, load_image
 from platemark.store import Catalog
 
 if TYPE_CHECKING:
@@ -133,12 +134,8 @@ def _img(path: Path | None, alt: str) -> str:
     if path is None or not path.is_file():
         return ""
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            image.thumbnail((256, 256))
-            buffer = io.BytesIO()
-            image.save(buffer, "JPEG", quality=80)
-    except OSError:
+        thumbnail = encode_jpeg(load_image(path, max_side=256), quality=80)
+    except UnreadableImage:
         return ""
-    data = base64.b64encode(buffer.getvalue()).decode()
+    data = base64.b64encode(thumbnail).decode()
     return f"<img alt='{html.escape(alt)}' src='data:image/jpeg;base64,{data}'>"

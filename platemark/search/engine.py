@@ -144,7 +144,8 @@ class Searcher:
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
-        if catalog.count() == 0:
+        self.record_count = catalog.count()
+        if self.record_count == 0:
             raise PlatemarkError(f"{catalog.location}: the catalog holds no records")
         catalog.warm()
         self.local_index = load_local_index(catalog, self.options)

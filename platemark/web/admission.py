@@ -20,6 +20,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 
 from platemark.errors import Overloaded, RateLimited
+from platemark.web.guard import ASGIApp, Receive, Scope, Send, send_json
 
 T = TypeVar("T")
 
@@ -52,10 +53,14 @@ class SearchAdmission:
             finally:
                 self._seconds_per_search = 0.8 * self._seconds_per_search + 0.2 * (time.monotonic() - started)
 
-    @asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
+    def check(self) -> None:
+        """Raise Overloaded if a search arriving now would be refused (no slot, and the queue full)."""
         if self._slots.locked() and self._waiting >= self.queued:
             raise Overloaded("the server is busy with other searches; try again shortly", self._retry_after())
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        self.check()
         self._waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self.wait_seconds)
@@ -105,3 +110,32 @@ class RateLimiter:
         self._buckets[client] = (tokens - 1.0, now)
         while len(self._buckets) > self.max_clients:
             self._buckets.popitem(last=False)  # the least recently seen
+
+
+class ShedBeforeReading:
+    """Refuses a search with 429 or 503 before its upload is read, when it would be refused anyway.
+
+    Receiving and parsing a photo costs a worker more than refusing it: under a flood, uploads
+    that are read only to be refused would take the CPU the admitted searches need. The rate
+    limiter's allowance is spent here, once per search request.
+    """
+
+    def __init__(self, app: ASGIApp, *, path: str = "/api/search") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self._is_search(scope):
+            state = scope["app"].state
+            client = scope.get("client") or ("", 0)
+            try:
+                state.rate_limiter.take(client[0])
+                state.admission.check()
+            except Overloaded as exc:
+                status = 429 if isinstance(exc, RateLimited) else 503
+                await send_json(send, status, str(exc), [(b"retry-after", str(exc.retry_after).encode())])
+                return
+        await self.app(scope, receive, send)
+
+    def _is_search(self, scope: Scope) -> bool:
+        return scope["path"].removeprefix(scope.get("root_path", "")) == self.path

@@ -19,7 +19,7 @@ from platemark import errors
 from platemark.search.saved import SavedSearches
 from platemark.settings import Settings
 from platemark.store.filters import UnknownFilterValue
-from platemark.web.admission import RateLimiter, SearchAdmission
+from platemark.web.admission import RateLimiter, SearchAdmission, ShedBeforeReading
 from platemark.web.deps import LiveSearcher, retention
 from platemark.web.guard import RequestLimits, SecurityHeaders
 from platemark.web.routes import media, records, search
@@ -64,8 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.rate_limiter = RateLimiter(per_minute=settings.searches_per_minute, burst=settings.search_burst)
         stop = threading.Event()
-        cleaner = threading.Thread(target=_clean_saved_searches, args=(app, stop), name="cleanup", daemon=True)
-        cleaner.start()
+        threading.Thread(target=_maintain, args=(app, stop), name="maintenance", daemon=True).start()
         yield
         stop.set()
 
@@ -120,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overhead=FORM_OVERHEAD_BYTES,
         body_timeout=settings.body_timeout_seconds,
     )
+    app.add_middleware(ShedBeforeReading)
     app.add_middleware(SecurityHeaders, allowed_origins=tuple(settings.cors_origins))
     return app
 
@@ -129,16 +129,27 @@ def create_app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
-def _clean_saved_searches(app: FastAPI, stop: threading.Event) -> None:
-    """Delete expired saved searches now and every `cleanup_minutes` until the app stops."""
+#: How often (seconds) a worker checks whether an ingest changed the catalog.
+RELOAD_CHECK_SECONDS = 10.0
+
+
+def _maintain(app: FastAPI, stop: threading.Event) -> None:
+    """The worker's maintenance thread, until the app stops: every RELOAD_CHECK_SECONDS it swaps in
+    new indexes after an ingest, and every `cleanup_minutes` it deletes expired saved searches."""
     settings: Settings = app.state.settings
+    next_cleanup = 0.0
     while True:
         try:
-            catalog = app.state.live_searcher.get().catalog
-            deleted = SavedSearches(catalog, retention(settings)).clean()
-            if deleted:
-                log.info("deleted %d expired saved search photo(s)", deleted)
-        except Exception:  # a failed cleanup must not end the loop; the next one retries
-            log.exception("cleaning saved searches failed")
-        if stop.wait(settings.cleanup_minutes * 60):
+            app.state.live_searcher.refresh()
+        except Exception:  # the old indexes keep answering; the next check retries
+            log.exception("reloading the catalog failed")
+        if time.monotonic() >= next_cleanup:
+            next_cleanup = time.monotonic() + settings.cleanup_minutes * 60
+            try:
+                catalog = app.state.live_searcher.get().catalog
+                if deleted := SavedSearches(catalog, retention(settings)).clean():
+                    log.info("deleted %d expired saved search photo(s)", deleted)
+            except Exception:  # a failed cleanup must not end the loop; the next one retries
+                log.exception("cleaning saved searches failed")
+        if stop.wait(RELOAD_CHECK_SECONDS):
             return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,47 +11,39 @@ from platemark.search.saved import Retention, SavedSearches
 from platemark.settings import Settings
 from platemark.store import Catalog, open_catalog
 
-#: How often (seconds) a worker checks whether an ingest changed the catalog.
-RELOAD_CHECK_SECONDS = 10.0
-
 
 class LiveSearcher:
     """Holds the worker's Searcher and swaps in a fresh one after an ingest changed the catalog.
 
-    The new Searcher is built while the old one keeps answering, so searches never wait
-    for an ingest.
+    `refresh` runs on the worker's maintenance thread: the new Searcher is built there while the
+    old one keeps answering, so neither searches nor the event loop ever wait for an ingest.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._searcher = Searcher(open_catalog(settings.catalog, media=settings.media), threads=settings.search_threads)
         self._generation = self._searcher.catalog.generation
-        self._checked = time.monotonic()
-        self._lock = threading.Lock()
 
     def get(self) -> Searcher:
-        now = time.monotonic()
-        if now - self._checked > RELOAD_CHECK_SECONDS and self._lock.acquire(blocking=False):
-            try:
-                self._checked = now
-                generation = self._searcher.catalog.generation
-                if generation != self._generation:
-                    self._searcher = Searcher(
-                        open_catalog(self.settings.catalog, media=self.settings.media),
-                        cnn=self._searcher.cnn,
-                        threads=self.settings.search_threads,
-                    )
-                    self._generation = generation
-            finally:
-                self._lock.release()
         return self._searcher
+
+    def refresh(self) -> None:
+        """Build a new Searcher if the catalog changed since the current one was built."""
+        generation = self._searcher.catalog.generation
+        if generation != self._generation:
+            self._searcher = Searcher(
+                open_catalog(self.settings.catalog, media=self.settings.media),
+                cnn=self._searcher.cnn,
+                threads=self.settings.search_threads,
+            )
+            self._generation = generation
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     return request.app.state.live_searcher.get()
 
 

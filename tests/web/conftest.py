@@ -23,7 +23,10 @@ def jpeg(rgb: np.ndarray) -> bytes:
 
 @pytest.fixture(scope="session")
 def client(catalog_location) -> Iterator[TestClient]:
-    settings = Settings(catalog=catalog_location.location, media=catalog_location.media, max_upload_mb=2)
+    # Every request comes from one address here: no per-client rate (tests/web/test_guard.py tests it).
+    settings = Settings(
+        catalog=catalog_location.location, media=catalog_location.media, max_upload_mb=2, searches_per_minute=0
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

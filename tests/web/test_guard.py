@@ -24,7 +24,9 @@ def make_client(catalog_location) -> Iterator:
     clients: list[TestClient] = []
 
     def make(**changes: object) -> TestClient:
-        settings = Settings(catalog=catalog_location.location, media=catalog_location.media, **changes)
+        settings = Settings(
+            catalog=catalog_location.location, media=catalog_location.media, **{"searches_per_minute": 0, **changes}
+        )
         client = TestClient(create_app(settings))
         client.__enter__()
         clients.append(client)

@@ -151,3 +151,36 @@ def test_serve_on_a_port_in_use_says_so_without_claiming_to_serve(catalog_path: 
     assert result.returncode == 1
     assert "already in use" in result.stderr and "serving" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_busy_worker_refuses_a_search_before_reading_its_upload(catalog_path: Path, camera_photo: bytes) -> None:
+    settings = {
+        "PLATEMARK_SEARCHES_PER_WORKER": "1",
+        "PLATEMARK_SEARCH_QUEUE": "0",
+        "PLATEMARK_SEARCHES_PER_MINUTE": "0",
+        "PLATEMARK_BODY_TIMEOUT_SECONDS": "1",  # a probe let in while the worker was idle gets 408 soon
+    }
+    with running_server(["--catalog", str(catalog_path)], workers=1, env=settings) as busy:
+        stop = time.monotonic() + 30
+
+        def keep_searching() -> None:
+            while time.monotonic() < stop:
+                httpx.post(busy.url + "api/search", files={"image": ("p.jpg", camera_photo)}, timeout=60)
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(keep_searching)
+            answer = b""
+            while time.monotonic() < stop and not answer.startswith(b"HTTP/1.1 503"):
+                with socket.create_connection(("127.0.0.1", busy.port), timeout=10) as sock:
+                    sock.sendall(  # the headers of a 5 MB upload, and none of its body
+                        b"POST /api/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000000\r\n"
+                        b"Content-Type: multipart/form-data; boundary=x\r\n\r\n"
+                    )
+                    started = time.monotonic()
+                    answer = sock.recv(4096)
+                    answered_in = time.monotonic() - started
+            stop = 0.0
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+        assert b"retry-after:" in answer.lower() and answered_in < 2.0

@@ -82,7 +82,8 @@ async def search(
     """Search the catalog with a photo. The search is saved for a while: `search_id` opens it again.
 
     Searches beyond the per-client rate get 429, beyond the server's queue 503 (both with
-    Retry-After); when saved searches have used up their disk quota, 507.
+    Retry-After, and before the upload is read: see ShedBeforeReading); when saved searches
+    have used up their disk quota, 507.
     """
     where = RecordFilter.of(
         collection=collection,
@@ -94,7 +95,6 @@ async def search(
         person=person,
     )
     cut = _crop(crop)
-    request.app.state.rate_limiter.take(request.client.host if request.client else "")
     data = await _read_limited(image, settings.max_upload_bytes)
 
     def work() -> SearchResultPublic:
