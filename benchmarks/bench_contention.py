@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from bench_serve import free_port, start_server
-from report import print_table, save_results
+from report import print_table, save_results, worktree
 
 from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
@@ -157,10 +157,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
         if args.compare_with:
-            tree = args.work / f"source-{args.compare_with}"
-            if not tree.exists():
-                subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.compare_with], check=True)
-            stack.callback(subprocess.run, ["git", "worktree", "remove", "--force", str(tree)], check=False)
+            tree = stack.enter_context(worktree(args.compare_with, args.work))
             modes.insert(0, (f"cli at {args.compare_with}", lambda c, p, t=tree: cli(c, p, t), tree))
         rows = []
         for mode, measure, source in modes:

@@ -14,8 +14,6 @@ Every loop is bounded in time and talks only to the loopback address.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -24,7 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from bench_serve import free_port, start_server
-from report import print_table, save_results
+from report import print_table, save_results, worktree
 
 from platemark.ingest.pipeline import ingest
 
@@ -136,14 +134,10 @@ def main() -> None:
     ingest(args.bench / "museum" / "collection", catalog, collection="museum", progress=False)
     photos = [p.read_bytes() for p in sorted((args.bench / "museum" / "queries").rglob("*.jpg"))]
     rows = []
-    with contextlib.ExitStack() as stack:
-        if args.compare_with:
-            tree = args.work / f"source-{args.compare_with}"
-            if not tree.exists():
-                subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.compare_with], check=True)
-            stack.callback(subprocess.run, ["git", "worktree", "remove", "--force", str(tree)], check=False)
+    if args.compare_with:
+        with worktree(args.compare_with, args.work) as tree:
             rows.append(run(args.compare_with, catalog, photos, args, tree))
-        rows.append(run("this commit", catalog, photos, args, None))
+    rows.append(run("this commit", catalog, photos, args, None))
     columns = [c for c in rows[-1] if c != "statuses"]
     print_table(rows, columns)
     save_results(

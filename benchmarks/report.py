@@ -3,11 +3,12 @@ with the commit, the machine and the package versions."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -46,3 +47,16 @@ def build_once(record: Path, build: Callable[[], dict[str, Any]]) -> dict[str, A
     if not record.exists():
         record.write_text(json.dumps(build()))
     return json.loads(record.read_text())
+
+
+@contextlib.contextmanager
+def worktree(rev: str, parent: Path) -> Iterator[Path]:
+    """A checkout of commit `rev` (a git worktree under `parent`), removed afterwards: run its
+    platemark with PYTHONPATH and cwd set to it, to measure before and after in one run."""
+    tree = parent / f"source-{rev}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], check=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False)

@@ -67,7 +67,3 @@ class RateLimited(Overloaded):
 
 class StorageFull(PlatemarkError):
     """Saved searches have reached their disk quota."""
-
-
-class ForeignOrigin(PlatemarkError):
-    """A state-changing request came from a page of another site (cross-site request forgery)."""

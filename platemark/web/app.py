@@ -39,7 +39,6 @@ STATUS = {
     errors.RateLimited: 429,
     errors.Overloaded: 503,
     errors.StorageFull: 507,
-    errors.ForeignOrigin: 403,
 }
 
 #: Multipart framing and the form fields around the photo.
