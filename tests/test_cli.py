@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from web_support import free_port
 
 from platemark.cli import cli
 from platemark.simulate.photos import PhotoSettings, phone_photo
@@ -122,3 +123,27 @@ def test_bad_input_gives_message_not_traceback(
     assert message in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("workers, per_worker", [(1, "2"), (2, "1")])
+def test_serve_runs_one_thread_per_search_and_as_many_searches_as_cores(
+    catalog_path, monkeypatch, workers: int, per_worker: str
+) -> None:
+    import os
+
+    import uvicorn
+
+    from platemark.settings import Settings
+
+    seen: dict = {}
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    for name in ("PLATEMARK_CATALOG", "PLATEMARK_MAX_UPLOAD_MB", "PLATEMARK_SEARCHES_PER_WORKER"):
+        monkeypatch.delenv(name, raising=False)  # and restored afterwards: serve sets them for its workers
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(settings=Settings(), kwargs=kwargs))
+    port = str(free_port())
+    result = CliRunner().invoke(
+        cli, ["serve", "--catalog", str(catalog_path), "--workers", str(workers), "--port", port]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["settings"].search_threads == 1 and seen["settings"].searches_per_worker == int(per_worker)
+    assert seen["kwargs"]["http"].endswith("GuardedH11Protocol")

@@ -130,3 +130,14 @@ def test_catalog_over_the_vote_budget_votes_with_each_records_strongest_keypoint
     response = sampled.search(photo)
     assert response.results[0].record.record_id == "chelsea" and response.results[0].verification.verified
     assert {"local_votes", "fetch"} <= set(response.stages_ms)
+
+
+def test_searcher_uses_one_thread_so_it_keeps_its_speed_next_to_other_work(catalog_location) -> None:
+    import faiss
+    import torch
+
+    from platemark.store import open_catalog
+
+    torch.set_num_threads(2)
+    Searcher(open_catalog(catalog_location.location, media=catalog_location.media))
+    assert torch.get_num_threads() == 1 and faiss.omp_get_max_threads() == 1 and cv2.getNumThreads() == 1
