@@ -28,10 +28,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from bench_serve import free_port, start_server
+from bench_serve import free_port, museum_catalog, start_server
 from report import print_table, save_results, worktree
 
-from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
 from platemark.store import open_catalog
 
@@ -141,9 +140,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--compare-with", metavar="REV", help="also measure the CLI of this commit, next to its ingest")
     args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    catalog = str(args.work / "catalog")
-    ingest(args.bench / "museum" / "collection", catalog, collection="museum", progress=False)
+    catalog = museum_catalog(args.bench, args.work)
     every = sorted((args.bench / "museum" / "queries").rglob("*.jpg"))
     photos = [every[i] for i in np.linspace(0, len(every) - 1, args.queries).astype(int)]
     aic = args.bench / "aic"

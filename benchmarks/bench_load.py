@@ -21,10 +21,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from bench_serve import free_port, start_server
+from bench_serve import free_port, museum_catalog, start_server
 from report import print_table, save_results, worktree
-
-from platemark.ingest.pipeline import ingest
 
 
 def flood(url: str, photos: list[bytes], clients: int, seconds: float) -> dict:
@@ -129,9 +127,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--compare-with", metavar="REV", help="also load a server run from this commit, first")
     args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    catalog = str(args.work / "catalog")
-    ingest(args.bench / "museum" / "collection", catalog, collection="museum", progress=False)
+    catalog = museum_catalog(args.bench, args.work)
     photos = [p.read_bytes() for p in sorted((args.bench / "museum" / "queries").rglob("*.jpg"))]
     rows = []
     if args.compare_with:

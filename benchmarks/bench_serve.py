@@ -59,6 +59,14 @@ def start_server(
     raise SystemExit("platemark serve did not start")
 
 
+def museum_catalog(bench: Path, work: Path) -> str:
+    """The embedded museum catalog under `work`, ingested (incrementally: a second run reuses it)."""
+    work.mkdir(parents=True, exist_ok=True)
+    catalog = str(work / "catalog")
+    ingest(bench / "museum" / "collection", catalog, collection="museum", progress=False)
+    return catalog
+
+
 def load(url: str, photos: list[bytes], clients: int, seconds: float, browse: bool) -> dict:
     """Run `clients` search loops (and optionally one browsing loop) for `seconds`."""
     latencies: list[float] = []

@@ -134,7 +134,7 @@ def decode(
                 image.load()
                 remaining = max(1, math.floor(shrink * image.width / stored_width + 1e-9))
                 full_size = (stored_width, stored_height)
-                rgb = _to_rgb(image.reduce(remaining) if remaining > 1 else image)
+                rgb = _to_rgb(_reducible(image).reduce(remaining) if remaining > 1 else image)
     except UnreadableImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -212,6 +212,17 @@ def _orientation(image: Image.Image) -> int:
         return int(image.getexif().get(ExifTags.Base.Orientation, 1))
     except (TypeError, ValueError, SyntaxError, OSError):  # a broken EXIF block is no reason to refuse
         return 1
+
+
+def _reducible(image: Image.Image) -> Image.Image:
+    """The image in a mode Pillow can shrink by box averaging (palette indices cannot be averaged)."""
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
+    return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

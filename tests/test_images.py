@@ -83,3 +83,16 @@ def test_load_image_refuses_decompression_bomb(bomb_png: Path) -> None:
 def test_load_image_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(UnreadableImage, match=r"missing\.jpg"):
         load_image(tmp_path / "missing.jpg")
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "L", "LA", "I;16", "I", "F", "CMYK", "RGBA", "RGB"])
+def test_large_image_of_any_mode_is_shrunk_while_decoding(mode: str) -> None:
+    grey = np.tile(np.linspace(0, 255, 400, dtype=np.uint8), (300, 1))
+    image = Image.fromarray(grey).convert("RGB")
+    if mode == "I;16":
+        image = Image.fromarray(grey.astype(np.uint16) * 250)
+    elif mode != "RGB":
+        image = image.convert(mode)
+    rgb = load_image(encoded(image, "TIFF" if mode in ("I;16", "I", "F", "CMYK") else "PNG"), max_side=100)
+    assert rgb.shape == (75, 100, 3)
+    assert rgb[:, :10].mean() < rgb[:, -10:].mean(), "the gradient survives"
