@@ -37,18 +37,20 @@ class CollectionFolder:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (entry, why): entries not indexed
 
 
-def scan_images(folder: Path, limits: DecodeLimits = COLLECTION_LIMITS) -> tuple[list[Path], list[tuple[str, str]]]:
+def scan_images(
+    folder: Path, limits: DecodeLimits = COLLECTION_LIMITS, skip: Path | None = None
+) -> tuple[list[Path], list[tuple[str, str]]]:
     """Image files under folder, recursively, in a stable order, and the entries refused, with why.
 
     Only regular files inside the folder count: a symbolic link is followed only when its target
     stays inside the folder (a link to /etc/passwd is refused, not opened), linked folders are
     not descended into, FIFOs and devices are never opened, and names that are not UTF-8 or
-    files over the size limit are refused.
+    files over the size limit are refused. The folder `skip` is left out.
     """
     root = folder.resolve()
     found, rejected = [], []
     for directory, subfolders, names in os.walk(folder, followlinks=False):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and Path(directory) / d != skip)
         for sub in subfolders[:]:
             if (Path(directory) / sub).is_symlink():
                 rejected.append((str(Path(directory) / sub), "linked folder: not followed"))
@@ -112,9 +114,7 @@ def read_collection(folder: Path, name: str | None = None) -> CollectionFolder:
     name = name or folder.resolve().name
     image_root = folder / "images" if (folder / "images").is_dir() else folder
     placeholder_root = folder / "images_to_remove"
-    paths, rejected = scan_images(image_root)
-    paths = [p for p in paths if placeholder_root not in p.parents]
-    rejected = [(p, why) for p, why in rejected if not p.startswith(f"{placeholder_root}{os.sep}")]
+    paths, rejected = scan_images(image_root, skip=placeholder_root)
     if not paths:
         raise CollectionNotFound(f"{folder}: no images found (looked in {image_root})")
 

@@ -56,7 +56,7 @@ class SearchAdmission:
     def check(self) -> None:
         """Raise Overloaded if a search arriving now would be refused (no slot, and the queue full)."""
         if self._slots.locked() and self._waiting >= self.queued:
-            raise Overloaded("the server is busy with other searches; try again shortly", self._retry_after())
+            raise self._overloaded()
 
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
@@ -65,13 +65,16 @@ class SearchAdmission:
         try:
             await asyncio.wait_for(self._slots.acquire(), self.wait_seconds)
         except TimeoutError:
-            raise Overloaded("the server is busy with other searches; try again shortly", self._retry_after()) from None
+            raise self._overloaded() from None
         finally:
             self._waiting -= 1
         try:
             yield
         finally:
             self._slots.release()
+
+    def _overloaded(self) -> Overloaded:
+        return Overloaded("the server is busy with other searches; try again shortly", self._retry_after())
 
     def _retry_after(self) -> int:
         """Seconds until the searches ahead should be done."""

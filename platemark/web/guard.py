@@ -32,6 +32,12 @@ CONTENT_SECURITY_POLICY = (
 #: FastAPI's interactive docs load Swagger UI / ReDoc from a CDN with inline scripts.
 DOCS_PATHS = ("/docs", "/redoc")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+PAGE_HEADERS = (*SECURITY_HEADERS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
 
 
 async def send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -134,13 +140,7 @@ class SecurityHeaders:
             await send_json(send, 403, "cross-site requests are refused (the request came from another site's page)")
             return
         path = scope["path"].removeprefix(scope.get("root_path", ""))
-        extra = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-            (b"x-frame-options", b"DENY"),
-        ]
-        if not path.startswith(DOCS_PATHS):
-            extra.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+        extra = SECURITY_HEADERS if path.startswith(DOCS_PATHS) else PAGE_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
