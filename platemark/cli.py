@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,33 +52,95 @@ def cli() -> None:
     """Find the catalogue record of a print from a phone photo."""
 
 
-@cli.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@catalog_options
-@click.option("--collection", help="Collection name (default: the folder's name).")
-@click.option("--prune", is_flag=True, help="Delete records whose image is no longer in the folder.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: CPU count).")
-def ingest(
-    folder: Path, catalog: str, media: Path | None, collection: str | None, prune: bool, workers: int | None
-) -> None:
-    """Index a collection folder (images/, metadata.csv, images_to_remove/).
+class IngestCommand(click.Command):
+    """Lists the kinds of source under the options, installed plugins' included."""
 
-    Re-running processes only new or changed images. Exits 1 if any image failed.
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from platemark.ingest.sources.base import source_kinds
+
+        with formatter.section("SOURCE can be"):
+            formatter.write_dl([(kind.kind, kind.description) for kind in source_kinds()])
+
+
+@cli.command(cls=IngestCommand)
+@click.argument("source")
+@catalog_options
+@click.option(
+    "--collection", help="Collection name (default: the folder's name, the CSV's, or the IIIF collection's label)."
+)
+@click.option("--prune", is_flag=True, help="Delete records that are no longer in the source.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: CPU count).")
+@click.option(
+    "--per-host", type=click.IntRange(1, 64), default=2, show_default=True, help="Downloads in flight per server."
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(0, 60),
+    default=0.5,
+    show_default=True,
+    help="Seconds between requests to one server.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(1, 600), default=30, show_default=True, help="Seconds to wait for a server."
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=4,
+    show_default=True,
+    help="Retries after 429, 5xx or a dropped connection.",
+)
+@click.option("--max-mb", type=click.FloatRange(0.1, 1000), default=100, show_default=True, help="Largest download.")
+@click.option("--impolite", is_flag=True, help="Your own server: 16 downloads per host, no delay.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every failed entry to this CSV (default: ingest-report.csv in the catalog's media, when any failed).",
+)
+def ingest(
+    source: str,
+    catalog: str,
+    media: Path | None,
+    collection: str | None,
+    prune: bool,
+    workers: int | None,
+    per_host: int,
+    delay: float,
+    timeout: float,
+    retries: int,
+    max_mb: float,
+    impolite: bool,
+    report_path: Path | None,
+) -> None:
+    """Index a collection: a folder, a CSV of image URLs, or IIIF manifests.
+
+    Re-running processes only new or changed images; remote images are fetched again only if
+    the server says they changed. Exits 1 if any image or manifest failed.
 
     Example: platemark ingest collections/prints --catalog ./catalog
     """
+    from platemark.ingest.fetch import Politeness
     from platemark.ingest.pipeline import ingest as run_ingest
 
-    report = run_ingest(folder, catalog, media=media, collection=collection, prune=prune, workers=workers)
+    politeness = Politeness.off() if impolite else Politeness(per_host, delay, timeout, retries)
+    politeness = replace(politeness, max_bytes=int(max_mb * 1e6))
+    report = run_ingest(
+        source, catalog, media=media, collection=collection, prune=prune, workers=workers, politeness=politeness
+    )
     click.echo(
         f"{report.collection}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.placeholders_removed} placeholder images dropped, {report.pruned} pruned, "
-        f"{len(report.failed)} failed"
+        f"{len(report.failed)} failed" + (f" ({report.requests} HTTP requests)" if report.requests else "")
     )
     for problem in report.problems:
         click.echo(f"  note: {problem}", err=True)
-    for path, message in report.failed:
-        click.echo(f"  failed: {path}: {message}", err=True)
+    for entry, message in report.failed:
+        click.echo(f"  failed: {entry}: {message}", err=True)
+    if report.failed or report_path:
+        report_path = report_path or report.media / "ingest-report.csv"
+        _write_failures(report_path, report.failed)
+        click.echo(f"  {len(report.failed)} failure(s) listed in {report_path}", err=True)
     if not report.ok:
         sys.exit(1)
 
@@ -108,7 +171,7 @@ def search(
     Example: platemark search photo.jpg --catalog ./catalog --top 5 --json
     """
     from platemark.errors import UnreadableImage
-    from platemark.ingest.sources import image_files
+    from platemark.ingest.sources.folder import image_files
     from platemark.search.engine import Searcher, SearchResponse
     from platemark.store import open_catalog
     from platemark.store.filters import RecordFilter
@@ -164,6 +227,13 @@ def spreadsheet_safe(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def _write_failures(path: Path, failed: list[tuple[str, str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["entry", "problem"])
+        writer.writerows([spreadsheet_safe(entry), spreadsheet_safe(problem)] for entry, problem in failed)
 
 
 def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[str, str]) -> None:

@@ -67,3 +67,11 @@ class RateLimited(Overloaded):
 
 class StorageFull(PlatemarkError):
     """Saved searches have reached their disk quota."""
+
+
+class FetchFailed(PlatemarkError):
+    """A URL could not be fetched within the harvest's limits (HTTP error, timeout, size, type)."""
+
+
+class SourceError(PlatemarkError):
+    """A collection source cannot be read: unknown kind, or a malformed manifest or CSV."""

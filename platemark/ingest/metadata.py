@@ -86,6 +86,15 @@ def read_metadata_csv(path: Path) -> MetadataTable:
         raw = path.read_bytes()
     except OSError as exc:
         raise MetadataError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+    return parse_metadata_csv(raw, path)
+
+
+def parse_metadata_csv(raw: bytes, path: Path | str) -> MetadataTable:
+    """Read the bytes of one metadata CSV (see `read_metadata_csv`); `path` names it in messages.
+
+    Raises:
+        MetadataError: not a text CSV, or no id or filename column to join on.
+    """
     text = None
     for encoding in ENCODINGS:
         try:
@@ -106,7 +115,7 @@ def read_metadata_csv(path: Path) -> MetadataTable:
         csv.field_size_limit(previous_limit)
 
 
-def _read_rows(path: Path, reader: Iterator[list[str]]) -> MetadataTable:
+def _read_rows(path: Path | str, reader: Iterator[list[str]]) -> MetadataTable:
     try:
         header = next(reader)
     except StopIteration:

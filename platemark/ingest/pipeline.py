@@ -1,4 +1,4 @@
-"""Ingest a collection folder into a catalog: incremental, resumable, and tolerant of bad files."""
+"""Ingest a collection into a catalog: incremental, resumable, and tolerant of bad files and servers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -20,7 +21,9 @@ from platemark.errors import UnreadableImage
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures, SiftExtractor
 from platemark.images import encode_jpeg, load_image, write_atomically
-from platemark.ingest.sources import PrintRecord, read_collection
+from platemark.ingest.fetch import Fetcher, Politeness
+from platemark.ingest.harvest import DownloadCache, download
+from platemark.ingest.sources.base import PrintRecord, open_source
 from platemark.search.engine import load_local_index
 from platemark.store import Catalog, open_catalog
 
@@ -56,6 +59,8 @@ class IngestReport:
     unchanged: int = 0
     placeholders_removed: int = 0
     pruned: int = 0
+    requests: int = 0  # HTTP requests made (downloads, retries and "has it changed?" checks)
+    media: Path = Path()  # the catalog's media directory, where the failure report goes
     failed: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -127,51 +132,66 @@ def hamming(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def ingest(
-    folder: str | Path,
+    source: str | Path,
     catalog_path: str | Path,
     *,
     media: str | Path | None = None,
     collection: str | None = None,
     prune: bool = False,
     workers: int | None = None,
+    politeness: Politeness | None = None,
     progress: bool = True,
     on_record: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Index a collection folder into a catalog; only new or changed images are processed.
+    """Index a collection into a catalog; only new or changed images are processed.
 
-    Each record is stored with its features in one transaction, so an interrupted run
-    leaves a consistent catalog and the next run carries on. Bad images are listed in
-    the report and skipped; the rest of the collection is indexed.
+    The source is a collection folder, a CSV of image URLs or IIIF (manifest, collection or a
+    list of manifests), or a kind an installed plugin adds (see `platemark.hookspecs`). Remote
+    images are downloaded politely into the catalog's download cache first. Each record is
+    stored with its features in one transaction, so an interrupted run leaves a consistent
+    catalog and the next run carries on. Bad images and failed downloads are listed in the
+    report and skipped; the rest of the collection is indexed.
 
     Args:
-        folder: collection folder (images/, metadata.csv, images_to_remove/).
+        source: folder path, CSV path or URL, IIIF URL or file.
         catalog_path: catalog directory (created if missing) or postgresql:// URL.
         media: images and index files of a PostgreSQL catalog (see `open_catalog`).
-        collection: collection name (default: the folder's name).
-        prune: delete records whose image is no longer in the folder.
+        collection: collection name (default: the name the source suggests, e.g. the folder's).
+        prune: delete records that are no longer in the source (not done when part of the
+            source could not be read).
         workers: worker processes for feature extraction (default: CPU count).
+        politeness: limits for downloads (default: `Politeness()`).
 
     Example:
         >>> report = ingest("collections/prints", "./catalog")
     """
     started = time.time()
-    source = read_collection(Path(folder), collection)
-    report = IngestReport(source.name, problems=list(source.problems), failed=list(source.rejected))
-    with open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog:
-        catalog.set_collection_source(source.name, str(Path(folder).resolve()))
-        known = catalog.content_hashes(source.name)
-        placeholder_hashes = _placeholder_hashes(source.placeholders, report)
+    with (
+        Fetcher(politeness) as fetcher,
+        open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog,
+    ):
+        listing = open_source(str(source), fetcher).read(collection)
+        report = IngestReport(
+            listing.name, problems=list(listing.problems), failed=list(listing.rejected), media=catalog.media
+        )
+        catalog.set_collection_source(listing.name, _location(source))
+        cache = DownloadCache.for_collection(catalog.media, listing.name)
+        harvest = download(listing.records, fetcher, cache, side=INGEST_MAX_SIDE, progress=progress)
+        report.failed += harvest.failed
+        report.requests = fetcher.requests
+        known = catalog.content_hashes(listing.name)
+        placeholder_hashes = _placeholder_hashes(listing.placeholders, report)
 
         def is_placeholder(phash: np.ndarray) -> bool:
             return any(hamming(phash, h) <= PLACEHOLDER_DISTANCE for h in placeholder_hashes)
 
         todo: list[tuple[PrintRecord, str]] = []
         placeholders: list[str] = []
-        for record in source.records:
+        for record in harvest.records:
             try:
                 digest = hashlib.sha256(record.image_path.read_bytes()).hexdigest()
             except OSError as exc:
-                report.failed.append((str(record.image_path), f"cannot read file ({exc.strerror})"))
+                report.failed.append((_origin(record), f"cannot read file ({exc.strerror})"))
                 continue
             if known.get(record.record_id) != digest:
                 todo.append((record, digest))
@@ -180,13 +200,13 @@ def ingest(
             ):
                 placeholders.append(record.record_id)  # indexed before images_to_remove/ listed it
             else:
-                catalog.update_metadata(source.name, record.record_id, record.metadata, record.years)
+                catalog.update_metadata(listing.name, record.record_id, record.metadata, record.years, record.iiif)
                 report.unchanged += 1
 
-        results = _extract_all([r.image_path for r, _ in todo], workers, progress, source.name)
+        results = _extract_all([r.image_path for r, _ in todo], workers, progress, listing.name)
         for (record, digest), result in zip(todo, results, strict=True):
             if isinstance(result, UnreadableImage):
-                report.failed.append((str(record.image_path), str(result).split(": ", 1)[-1]))
+                report.failed.append((_origin(record), str(result).split(": ", 1)[-1]))
                 continue
             if is_placeholder(result.phash):
                 placeholders.append(record.record_id)
@@ -195,12 +215,13 @@ def ingest(
             write_atomically(catalog.images_dir / f"{digest}.jpg", result.display_jpeg)
             write_atomically(catalog.thumbs_dir / f"{digest}.jpg", result.thumbnail_jpeg)
             catalog.upsert(
-                collection=source.name,
+                collection=listing.name,
                 record_id=record.record_id,
-                image_path=str(record.image_path.resolve()),
+                image_path=_origin(record),
                 content_hash=digest,
                 metadata=record.metadata,
                 years=record.years,
+                iiif=record.iiif,
                 global_vector=result.global_vector,
                 local=result.local,
             )
@@ -210,15 +231,29 @@ def ingest(
                 on_record(record.record_id)
 
         report.placeholders_removed = len(placeholders)
-        catalog.delete(source.name, placeholders)
-        if prune:
-            present = {r.record_id for r in source.records}
-            report.pruned = catalog.delete(source.name, sorted(set(known) - present))
+        catalog.delete(listing.name, placeholders)
+        if prune and not listing.complete:
+            report.problems.append("part of the source could not be read: nothing was pruned")
+        elif prune:
+            gone = sorted(set(known) - {r.record_id for r in listing.records})
+            report.pruned = catalog.delete(listing.name, gone)
+            cache.remove(gone)
         catalog.remove_orphan_images(written_before=started)
         if catalog.count():  # build the search indexes now, not on the first search
             catalog.warm()
             load_local_index(catalog)
     return report
+
+
+def _location(source: str | Path) -> str:
+    """The source as recorded in the catalog: a URL as given, a path made absolute."""
+    text = str(source)
+    return text if urlsplit(text).scheme in ("http", "https") else str(Path(text).resolve())
+
+
+def _origin(record: PrintRecord) -> str:
+    """Where a record's image comes from, for the catalog and messages: its URL or its file."""
+    return record.downloaded_from or str(record.image_path.resolve())
 
 
 def _thumbnail_hash(catalog: Catalog, digest: str) -> np.ndarray | None:

@@ -13,7 +13,8 @@ from tqdm import tqdm
 from platemark.errors import UnreadableImage
 from platemark.evaluate.groundtruth import write_ground_truth
 from platemark.images import load_image
-from platemark.ingest.sources import PrintRecord, read_collection
+from platemark.ingest.sources.base import PrintRecord
+from platemark.ingest.sources.folder import read_collection
 from platemark.simulate.hatching import hatched_print
 from platemark.simulate.photos import PhotoSettings, phone_photo
 

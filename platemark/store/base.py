@@ -24,6 +24,7 @@ import numpy as np
 
 from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound, StoreNotMigrated
 from platemark.extract.sift import LocalFeatures
+from platemark.iiif.links import IIIFLink
 from platemark.store import migrations
 from platemark.store.filters import FACETS, RecordFilter
 
@@ -45,6 +46,7 @@ class StoredRecord:
     metadata: dict[str, str]
     year_min: int | None = None
     year_max: int | None = None
+    iiif: IIIFLink | None = None
 
     @property
     def thumb_name(self) -> str:
@@ -65,6 +67,7 @@ class RecordWithFeatures:
     years: tuple[int | None, int | None]
     global_vector: np.ndarray
     local: LocalFeatures
+    iiif: IIIFLink | None = None
 
     def columns(self) -> tuple:
         """Values of the `records` columns RECORD_FIELDS names, in that order."""
@@ -77,6 +80,7 @@ class RecordWithFeatures:
             self.local.height,
             json.dumps(self.metadata, ensure_ascii=False),
             *self.years,
+            self.iiif.to_json() if self.iiif else None,
         )
 
 
@@ -261,18 +265,19 @@ class Catalog(ABC):
         years: tuple[int | None, int | None],
         global_vector: np.ndarray,
         local: LocalFeatures,
+        iiif: IIIFLink | None = None,
     ) -> int:
         """Insert or replace one record with its features, atomically; returns its key."""
         record = RecordWithFeatures(
-            collection, record_id, image_path, content_hash, metadata, years, global_vector, local
+            collection, record_id, image_path, content_hash, metadata, years, global_vector, local, iiif
         )
         with self.transaction():
             key = self.execute(
-                f"""INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (collection, record_id) DO UPDATE SET
                      image_path = excluded.image_path, content_hash = excluded.content_hash,
                      width = excluded.width, height = excluded.height, metadata = excluded.metadata,
-                     year_min = excluded.year_min, year_max = excluded.year_max
+                     year_min = excluded.year_min, year_max = excluded.year_max, iiif = excluded.iiif
                    RETURNING id""",
                 record.columns(),
             ).fetchone()[0]
@@ -295,7 +300,7 @@ class Catalog(ABC):
             for chunk in batched(records, CHUNK):
                 for record in chunk:
                     key = self.execute(
-                        f"INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        f"INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                         record.columns(),
                     ).fetchone()[0]
                     self.execute(
@@ -314,12 +319,18 @@ class Catalog(ABC):
         )
 
     def update_metadata(
-        self, collection: str, record_id: str, metadata: dict[str, str], years: tuple[int | None, int | None]
+        self,
+        collection: str,
+        record_id: str,
+        metadata: dict[str, str],
+        years: tuple[int | None, int | None],
+        iiif: IIIFLink | None = None,
     ) -> None:
-        """Replace a record's metadata without touching its features."""
+        """Replace a record's metadata (and IIIF link) without touching its features."""
         self.execute(
-            "UPDATE records SET metadata = ?, year_min = ?, year_max = ? WHERE collection = ? AND record_id = ?",
-            (json.dumps(metadata, ensure_ascii=False), *years, collection, record_id),
+            "UPDATE records SET metadata = ?, year_min = ?, year_max = ?, iiif = ?"
+            " WHERE collection = ? AND record_id = ?",
+            (json.dumps(metadata, ensure_ascii=False), *years, iiif.to_json() if iiif else None, collection, record_id),
         )
 
     def delete(self, collection: str, record_ids: list[str]) -> int:
@@ -490,7 +501,7 @@ class Catalog(ABC):
             " FROM records JOIN features f ON f.record = records.id"
         )
         for row in self._in_key_order(select, "records.id"):
-            record = _record(row[:10])
+            record = _record(row[:11])
             yield RecordWithFeatures(
                 record.collection,
                 record.record_id,
@@ -498,8 +509,9 @@ class Catalog(ABC):
                 record.content_hash,
                 record.metadata,
                 (record.year_min, record.year_max),
-                self._decode_vector(row[10]),
-                LocalFeatures(*_keypoints(row[11], row[12]), record.width, record.height),
+                self._decode_vector(row[11]),
+                LocalFeatures(*_keypoints(row[12], row[13]), record.width, record.height),
+                record.iiif,
             )
 
     def keypoint_count(self) -> int:
@@ -547,7 +559,7 @@ class Catalog(ABC):
 
 
 RECORD_COLUMNS = (
-    "records.id, collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max"
+    "records.id, collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max, iiif"
 )
 
 
@@ -559,7 +571,7 @@ def batched(items: Iterable[Any], size: int) -> Iterator[tuple]:
 
 
 #: The `records` columns a new record fills, in the order of RecordWithFeatures.columns().
-RECORD_FIELDS = "collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max"
+RECORD_FIELDS = "collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max, iiif"
 
 
 def _keypoints(points: bytes, descriptors: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -586,4 +598,4 @@ def _saved_search(row: tuple) -> SavedSearch:
 
 
 def _record(row: tuple) -> StoredRecord:
-    return StoredRecord(*row[:7], json.loads(row[7]), row[8], row[9])
+    return StoredRecord(*row[:7], json.loads(row[7]), row[8], row[9], IIIFLink.from_json(row[10]))

@@ -70,6 +70,11 @@ SQLITE = (
         CREATE INDEX searches_expiry ON searches (expires_at);
         """,
     ),
+    Migration(
+        "0004_iiif_links",
+        # A harvested record's manifest, canvas and Image API service (JSON), for IIIF links out.
+        "ALTER TABLE records ADD COLUMN iiif TEXT;",
+    ),
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -121,6 +126,11 @@ POSTGRES = (
         UPDATE searches SET expires_at = extract(epoch FROM now()) + 30 * 86400;
         CREATE INDEX searches_expiry ON searches (expires_at);
         """,
+    ),
+    Migration(
+        "0004_iiif_links",
+        # A harvested record's manifest, canvas and Image API service (JSON), for IIIF links out.
+        "ALTER TABLE records ADD COLUMN iiif TEXT;",
     ),
 )
 

@@ -27,12 +27,13 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
         catalog.execute("DROP TABLE searches")
+        catalog.execute("ALTER TABLE records DROP COLUMN iiif")
         catalog.execute("DELETE FROM migrations WHERE name >= '0002_saved_searches'")
     with pytest.raises(StoreNotMigrated, match=r"0002_saved_searches.*platemark migrate"):
         open_catalog(where.location, media=where.media)
     runner = CliRunner()
     first = runner.invoke(cli, ["migrate", *where.cli_args()])
-    assert first.exit_code == 0 and "applied 0002_saved_searches, 0003_search_retention" in first.output
+    assert first.exit_code == 0 and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links" in first.output
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert second.exit_code == 0 and "up to date" in second.output
     with open_catalog(where.location, media=where.media) as catalog:

@@ -1,40 +1,16 @@
-"""Read a collection folder: images/, metadata.csv or metadata/*.csv, images_to_remove/."""
+"""A collection folder: images/, metadata.csv or metadata/*.csv, images_to_remove/."""
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from platemark.errors import CollectionNotFound, MetadataError
+from platemark.hookspecs import hookimpl
 from platemark.images import COLLECTION_LIMITS, IMAGE_SUFFIXES, DecodeLimits
-from platemark.ingest.metadata import FILENAME_COLUMNS, parse_years, read_metadata_csv
-
-
-@dataclass
-class PrintRecord:
-    """One catalogue record: an image file and what the metadata says about it."""
-
-    collection: str
-    record_id: str
-    image_path: Path
-    metadata: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def years(self) -> tuple[int | None, int | None]:
-        return parse_years(self.metadata.get("date", ""))
-
-
-@dataclass
-class CollectionFolder:
-    """What a collection folder holds, and what in it could not be used."""
-
-    name: str
-    records: list[PrintRecord]
-    placeholders: list[Path]
-    problems: list[str]  # metadata that could not be used; the images are indexed anyway
-    rejected: list[tuple[str, str]] = field(default_factory=list)  # (entry, why): entries not indexed
+from platemark.ingest.metadata import FILENAME_COLUMNS, read_metadata_csv
+from platemark.ingest.sources.base import PrintRecord, Source, SourceListing
 
 
 def scan_images(
@@ -96,7 +72,7 @@ def _printable(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def read_collection(folder: Path, name: str | None = None) -> CollectionFolder:
+def read_collection(folder: Path, name: str | None = None) -> SourceListing:
     """List the records of a collection folder, joining metadata to images by id or filename.
 
     The images live in `images/` (or the folder itself when it has no `images/`).
@@ -148,7 +124,7 @@ def read_collection(folder: Path, name: str | None = None) -> CollectionFolder:
         owner[record_id] = path
         records.append(PrintRecord(name, record_id, path, fields))
     placeholders = scan_images(placeholder_root)[0] if placeholder_root.is_dir() else []
-    return CollectionFolder(name, records, placeholders, problems, rejected)
+    return SourceListing(name, records, placeholders, problems, rejected)
 
 
 def _metadata_by_stem(
@@ -203,3 +179,22 @@ def _stem_for(row: dict[str, str], join: str, by_name: dict[str, str]) -> str:
         return Path(value).stem if Path(value).suffix.lower() in IMAGE_SUFFIXES else value
     name = Path(value.replace("\\", "/")).name
     return by_name.get(name, Path(name).stem)
+
+
+class FolderSource(Source):
+    """A collection folder on this machine."""
+
+    kind = "folder"
+    description = "a folder with images/ (and metadata.csv, images_to_remove/)"
+
+    @classmethod
+    def recognises(cls, location: str) -> bool:
+        return Path(location).is_dir()
+
+    def read(self, collection: str | None = None) -> SourceListing:
+        return read_collection(Path(self.location), collection)
+
+
+@hookimpl
+def register_sources() -> list[type[Source]]:
+    return [FolderSource]
