@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +23,10 @@ from platemark.demo import write_sample_collection
 from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
 from platemark.store import open_catalog
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sys._called_from_test = True  # platemark.plugins leaves installed plugins out of test runs
 
 
 @pytest.fixture(scope="session")

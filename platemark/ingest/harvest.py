@@ -96,7 +96,7 @@ def download(
     ):
         for record, outcome in zip(remote, pool.map(lambda r: _fetch(r, fetcher, cache, side), remote), strict=True):
             if isinstance(outcome, str):
-                result.failed.append((f"{record.record_id} ({origin_of(record)})", outcome))
+                result.failed.append((record.label, outcome))
             else:
                 result.records.append(outcome)
             bar.update()

@@ -191,7 +191,7 @@ def ingest(
             try:
                 digest = hashlib.sha256(record.image_path.read_bytes()).hexdigest()
             except OSError as exc:
-                report.failed.append((_origin(record), f"cannot read file ({exc.strerror})"))
+                report.failed.append((record.label, f"cannot read file ({exc.strerror})"))
                 continue
             if known.get(record.record_id) != digest:
                 todo.append((record, digest))
@@ -206,7 +206,7 @@ def ingest(
         results = _extract_all([r.image_path for r, _ in todo], workers, progress, listing.name)
         for (record, digest), result in zip(todo, results, strict=True):
             if isinstance(result, UnreadableImage):
-                report.failed.append((_origin(record), str(result).split(": ", 1)[-1]))
+                report.failed.append((record.label, str(result).split(": ", 1)[-1]))
                 continue
             if is_placeholder(result.phash):
                 placeholders.append(record.record_id)

@@ -65,7 +65,15 @@ class SearchHit:
         """Inlier count plus global similarity (0-1): the value results are ranked by."""
         return round(self.verification.inliers + self.similarity, 4)
 
+    def iiif_match(self) -> dict[str, str | None] | None:
+        """IIIF links that open this match: the region's Image API URL, a canvas target and a
+        Content State (see `IIIFLink.match`); None for a record without a IIIF link."""
+        if self.record.iiif is None:
+            return None
+        return self.record.iiif.match(self.verification.region, (self.record.width, self.record.height))
+
     def to_dict(self) -> dict[str, Any]:
+        iiif = {**self.record.iiif.public(), **(self.iiif_match() or {})} if self.record.iiif else None
         return {
             "record_id": self.record.record_id,
             "collection": self.record.collection,
@@ -76,6 +84,7 @@ class SearchHit:
             "region": self.verification.region,
             "query_region": self.verification.query_region,
             "metadata": self.record.metadata,
+            "iiif": iiif,
         }
 
 

@@ -7,6 +7,31 @@ from pydantic import BaseModel, Field
 Quad = list[list[float]]
 
 
+class IIIFRecordPublic(BaseModel):
+    """Where a harvested record lives in IIIF."""
+
+    manifest: str | None = Field(None, description="IIIF Presentation manifest the record came from.")
+    canvas: str | None = Field(None, description="The canvas that shows the record's image.")
+    image_service: str | None = Field(None, description="IIIF Image API service of the image (base URL).")
+    image_api_version: int | None = Field(None, description="2 or 3.")
+    image_api_level: int | None = Field(None, description="Compliance level 0, 1 or 2; level 0 serves no regions.")
+
+
+class IIIFMatchPublic(BaseModel):
+    """IIIF links that open a match in the record's own IIIF resources."""
+
+    region_url: str | None = Field(
+        None,
+        description="Image API URL of the matched region at full resolution "
+        "({service}/x,y,w,h/max/0/default.jpg; coordinates in the full image). None at level 0.",
+    )
+    target: str | None = Field(None, description="The canvas with the region as a fragment: {canvas}#xywh=x,y,w,h.")
+    content_state: str | None = Field(
+        None,
+        description="IIIF Content State 1.0 (encoded) for the target: give it to a viewer as ?iiif-content=…",
+    )
+
+
 class RecordPublic(BaseModel):
     """A catalogue record with links to its images."""
 
@@ -19,6 +44,7 @@ class RecordPublic(BaseModel):
     height: int
     image_url: str
     thumb_url: str
+    iiif: IIIFRecordPublic | None = Field(None, description="The record's IIIF manifest, canvas and image service.")
 
 
 class SearchHitPublic(BaseModel):
@@ -31,6 +57,7 @@ class SearchHitPublic(BaseModel):
     similarity: float
     region: Quad | None = Field(None, description="The photo's footprint on the record image (4 corners).")
     query_region: Quad | None = Field(None, description="The record's outline in the query photo (4 corners).")
+    iiif: IIIFMatchPublic | None = Field(None, description="Links that open the match in IIIF (harvested records).")
 
 
 class SearchRequestPublic(BaseModel):

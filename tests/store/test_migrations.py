@@ -33,7 +33,9 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
         open_catalog(where.location, media=where.media)
     runner = CliRunner()
     first = runner.invoke(cli, ["migrate", *where.cli_args()])
-    assert first.exit_code == 0 and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links" in first.output
+    assert (
+        first.exit_code == 0 and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links" in first.output
+    )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert second.exit_code == 0 and "up to date" in second.output
     with open_catalog(where.location, media=where.media) as catalog:

@@ -39,6 +39,13 @@ class PrintRecord:
         return parse_years(self.metadata.get("date", ""))
 
     @property
+    def label(self) -> str:
+        """How messages name the record: its image file, or its id and the URL of its image."""
+        if isinstance(self.image, Path) and not self.downloaded_from:
+            return str(self.image)
+        return f"{self.record_id} ({self.downloaded_from or self.image.url})"
+
+    @property
     def image_path(self) -> Path:
         """The local image file (a remote image must have been downloaded first)."""
         if not isinstance(self.image, Path):

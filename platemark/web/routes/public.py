@@ -6,7 +6,7 @@ from fastapi import Request
 
 from platemark.search.engine import SearchHit
 from platemark.store import StoredRecord
-from platemark.web.schemas import RecordPublic, SearchHitPublic
+from platemark.web.schemas import IIIFMatchPublic, IIIFRecordPublic, RecordPublic, SearchHitPublic
 
 
 def url(request: Request, path: str) -> str:
@@ -25,6 +25,7 @@ def record_public(request: Request, record: StoredRecord) -> RecordPublic:
         height=record.height,
         image_url=url(request, f"images/{record.thumb_name}"),
         thumb_url=url(request, f"thumbs/{record.thumb_name}"),
+        iiif=IIIFRecordPublic(**record.iiif.public()) if record.iiif else None,
     )
 
 
@@ -37,4 +38,5 @@ def hit_public(request: Request, hit: SearchHit) -> SearchHitPublic:
         similarity=round(hit.similarity, 4),
         region=hit.verification.region,
         query_region=hit.verification.query_region,
+        iiif=IIIFMatchPublic(**match) if (match := hit.iiif_match()) else None,
     )
