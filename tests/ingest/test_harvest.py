@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import signal
 import subprocess
@@ -102,7 +103,7 @@ def test_harvest_keeps_to_its_politeness(site: IIIFSite, tmp_path: Path) -> None
     ingest(f"{site.url}/iiif/collection.json", tmp_path / "cat", politeness=polite, progress=False)
     assert site.max_in_flight <= 2
     starts = sorted(entry.started for entry in site.log)
-    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.09
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.09
     assert all(entry.user_agent.startswith("platemark/") for entry in site.log)
 
 
