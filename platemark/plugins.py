@@ -14,7 +14,8 @@ import pluggy
 
 from platemark import hookspecs
 
-#: Built-in modules that implement hooks, in the order their contributions are tried.
+#: Built-in modules that implement hooks, in the order their contributions are tried (after
+#: installed plugins', so that a plugin can read a location a built-in would also claim).
 DEFAULT_PLUGINS = (
     "platemark.ingest.sources.folder",
     "platemark.ingest.sources.iiif",
@@ -23,7 +24,7 @@ DEFAULT_PLUGINS = (
 
 pm = pluggy.PluginManager("platemark")
 pm.add_hookspecs(hookspecs)
-if not getattr(sys, "_called_from_test", False):
-    pm.load_setuptools_entrypoints("platemark")
 for _name in reversed(DEFAULT_PLUGINS):  # pluggy calls the last registered first
     pm.register(importlib.import_module(_name), _name)
+if not getattr(sys, "_called_from_test", False):
+    pm.load_setuptools_entrypoints("platemark")  # registered last, so asked first: a plugin may take over

@@ -20,3 +20,15 @@ def test_every_setting_is_in_the_readme() -> None:
 
     for name in Settings.model_fields:
         assert f"PLATEMARK_{name.upper()}" in README, name
+
+
+def test_every_plugin_hook_and_source_kind_is_in_the_readme() -> None:
+    from platemark import hookspecs
+    from platemark.ingest.sources.base import source_kinds
+
+    hooks = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "platemark_spec")]
+    assert hooks
+    for name in hooks:
+        assert f"`{name}`" in README, name
+    for kind in source_kinds():
+        assert f"`{kind.kind}`" in README, kind.kind

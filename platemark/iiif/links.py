@@ -58,6 +58,8 @@ class IIIFLink:
             "image_service": self.service.id if self.service else None,
             "image_api_version": self.service.version if self.service else None,
             "image_api_level": self.service.level if self.service else None,
+            "image_width": self.service.width if self.service else None,
+            "image_height": self.service.height if self.service else None,
         }
 
     def match(self, region: Quad | None, analysed: tuple[int, int]) -> dict[str, str | None]:

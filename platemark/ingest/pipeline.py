@@ -179,6 +179,7 @@ def ingest(
         harvest = download(listing.records, fetcher, cache, side=INGEST_MAX_SIDE, progress=progress)
         report.failed += harvest.failed
         report.requests = fetcher.requests
+        catalog.set_image_origins(listing.name, _image_origins(harvest.records))
         known = catalog.content_hashes(listing.name)
         placeholder_hashes = _placeholder_hashes(listing.placeholders, report)
 
@@ -249,6 +250,12 @@ def _location(source: str | Path) -> str:
     """The source as recorded in the catalog: a URL as given, a path made absolute."""
     text = str(source)
     return text if urlsplit(text).scheme in ("http", "https") else str(Path(text).resolve())
+
+
+def _image_origins(records: list[PrintRecord]) -> set[str]:
+    """scheme://host of each Image API service the records use."""
+    services = [r.iiif.service.id for r in records if r.iiif and r.iiif.service]
+    return {f"{urlsplit(s).scheme}://{urlsplit(s).netloc}" for s in services}
 
 
 def _origin(record: PrintRecord) -> str:

@@ -248,6 +248,16 @@ class Catalog(ABC):
     def set_collection_source(self, collection: str, source: str) -> None:
         self._set_meta(f"collection.{collection}.source", source)
 
+    def set_image_origins(self, collection: str, origins: Iterable[str]) -> None:
+        """Record the servers (scheme://host) a collection's IIIF images are served from."""
+        self._set_meta(f"collection.{collection}.image_origins", json.dumps(sorted(set(origins))))
+
+    def image_origins(self) -> tuple[str, ...]:
+        """Servers the records' IIIF images come from, over all collections: the web page may
+        load deep-zoom images from these and no others."""
+        rows = self.execute("SELECT value FROM meta WHERE key LIKE 'collection.%.image_origins'").fetchall()
+        return tuple(sorted({origin for (value,) in rows for origin in json.loads(value)}))
+
     # -- writing ---------------------------------------------------------------------------
     def content_hashes(self, collection: str) -> dict[str, str]:
         """{record_id: content hash} of a collection, to skip unchanged images on re-ingest."""

@@ -119,7 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout=settings.body_timeout_seconds,
     )
     app.add_middleware(ShedBeforeReading)
-    app.add_middleware(SecurityHeaders, allowed_origins=tuple(settings.cors_origins))
+    app.add_middleware(
+        SecurityHeaders,
+        allowed_origins=tuple(settings.cors_origins),
+        image_origins=lambda: live.image_origins if (live := getattr(app.state, "live_searcher", None)) else (),
+    )
     return app
 
 

@@ -23,6 +23,8 @@ class LiveSearcher:
         self.settings = settings
         self._searcher = Searcher(open_catalog(settings.catalog, media=settings.media), threads=settings.search_threads)
         self._generation = self._searcher.catalog.generation
+        #: Servers the page may load record images from (IIIF deep zoom).
+        self.image_origins = self._searcher.catalog.image_origins()
 
     def get(self) -> Searcher:
         return self._searcher
@@ -37,6 +39,7 @@ class LiveSearcher:
                 threads=self.settings.search_threads,
             )
             self._generation = generation
+            self.image_origins = self._searcher.catalog.image_origins()
 
 
 def get_settings(request: Request) -> Settings:

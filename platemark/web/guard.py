@@ -24,9 +24,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The page is written in this project and loads nothing from elsewhere, so it can be strict.
-#: Photos are previewed from blob: URLs; the favicon is a data: URL.
+#: Photos are previewed from blob: URLs; the favicon is a data: URL. Images may also come from
+#: the IIIF image servers of harvested records (deep zoom), and from no other site.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; style-src 'self'; "
+    "default-src 'self'; img-src 'self' blob: data:{image_origins}; script-src 'self'; style-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 #: FastAPI's interactive docs load Swagger UI / ReDoc from a CDN with inline scripts.
@@ -37,7 +38,13 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 )
-PAGE_HEADERS = (*SECURITY_HEADERS, (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+
+
+@functools.lru_cache(maxsize=8)
+def page_headers(image_origins: tuple[str, ...] = ()) -> tuple[tuple[bytes, bytes], ...]:
+    """Security headers of the page and API answers, the policy naming `image_origins`."""
+    policy = CONTENT_SECURITY_POLICY.format(image_origins="".join(f" {o}" for o in image_origins))
+    return (*SECURITY_HEADERS, (b"content-security-policy", policy.encode()))
 
 
 async def send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -127,9 +134,16 @@ class SecurityHeaders:
     with 403, unless that origin is in `allowed_origins` (the CORS setting).
     """
 
-    def __init__(self, app: ASGIApp, *, allowed_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_origins: tuple[str, ...] = (),
+        image_origins: Callable[[], tuple[str, ...]] = tuple,
+    ) -> None:
         self.app = app
         self.allowed_origins = frozenset(o.rstrip("/") for o in allowed_origins)
+        self.image_origins = image_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,7 +154,7 @@ class SecurityHeaders:
             await send_json(send, 403, "cross-site requests are refused (the request came from another site's page)")
             return
         path = scope["path"].removeprefix(scope.get("root_path", ""))
-        extra = SECURITY_HEADERS if path.startswith(DOCS_PATHS) else PAGE_HEADERS
+        extra = SECURITY_HEADERS if path.startswith(DOCS_PATHS) else page_headers(self.image_origins())
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

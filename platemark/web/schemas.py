@@ -15,6 +15,8 @@ class IIIFRecordPublic(BaseModel):
     image_service: str | None = Field(None, description="IIIF Image API service of the image (base URL).")
     image_api_version: int | None = Field(None, description="2 or 3.")
     image_api_level: int | None = Field(None, description="Compliance level 0, 1 or 2; level 0 serves no regions.")
+    image_width: int | None = Field(None, description="Pixel width of the full image the service serves.")
+    image_height: int | None = None
 
 
 class IIIFMatchPublic(BaseModel):

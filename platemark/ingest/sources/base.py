@@ -99,7 +99,7 @@ class Source(ABC):
 
 
 def source_kinds() -> list[type[Source]]:
-    """Every registered kind of source, built-ins first, in the order they are tried."""
+    """Every registered kind of source, in the order they are tried: plugins' first, then built-ins."""
     from platemark.plugins import pm
 
     return [kind for kinds in pm.hook.register_sources() for kind in kinds]

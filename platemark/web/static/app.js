@@ -1,6 +1,8 @@
 // platemark web app: pick or take a photo, crop and rotate it, search, browse the results.
 // Plain ES module, no build step; talks only to the /api endpoints.
 
+import { zoomable } from "./zoom.js";
+
 const $ = (selector) => document.querySelector(selector);
 const state = { file: null, bitmap: null, rotate: 0, crop: null, lastSearch: null };
 
@@ -234,8 +236,24 @@ function openDetail(index) {
   $("#detail-title").textContent = record.metadata.title || record.record_id;
   $("#detail-query").replaceChildren(overlay(result.query_url, result.query_width, result.query_height,
     hit.query_region, "Your photo, with the print's outline"));
-  $("#detail-record").replaceChildren(overlay(record.image_url, record.width, record.height, hit.region,
-    "Catalogue image, with the part your photo shows"));
+  const image = overlay(record.image_url, record.width, record.height, hit.region,
+    "Catalogue image, with the part your photo shows");
+  image.querySelector("img").loading = "eager";
+  zoom = zoomable($("#detail-record"), image, record);
+  const deep = record.iiif && record.iiif.image_api_level >= 1;
+  $("#detail-zoom-source").textContent = deep ? "(zoom loads detail from the museum's IIIF server)" : "";
+  const m = record.metadata;
+  $("#detail-credit").textContent = [m.credit_line, m.institution, m.image_licence && `Licence: ${m.image_licence}`]
+    .filter(Boolean).join(" · ");
+  const links = [[m.record_url, "Catalogue record"], [hit.iiif && hit.iiif.region_url, "Matched region, full resolution"],
+    [record.iiif && record.iiif.manifest, "IIIF manifest"]];
+  $("#detail-links").replaceChildren(...links.filter(([href]) => isWebLink(href)).map(([href, text]) => {
+    const link = el("a", text);
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener";
+    return link;
+  }));
   const rows = Object.entries({ collection: record.collection, record_id: record.record_id, ...record.metadata,
     verified: hit.verified ? "yes" : "no", inliers: hit.inliers, similarity: hit.similarity });
   $("#detail-metadata").replaceChildren(...rows.map(([key, value]) => {
@@ -246,6 +264,10 @@ function openDetail(index) {
   $("#detail").showModal();
 }
 $("#detail-close").addEventListener("click", () => $("#detail").close());
+let zoom = null;
+$("#zoom-in").addEventListener("click", () => zoom && zoom.zoomIn());
+$("#zoom-out").addEventListener("click", () => zoom && zoom.zoomOut());
+$("#zoom-reset").addEventListener("click", () => zoom && zoom.reset());
 
 // ---- sharing ----------------------------------------------------------------------------------
 $("#share").addEventListener("click", async () => {

@@ -1,0 +1,116 @@
+"""IIIF out: a catalog harvested from a IIIF server answers with links back into it, and the
+detail view zooms into the record through its Image API, at phone size in real Chromium."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from iiif_site import IIIFSite, SiteRecord
+from PIL import Image
+from web_support import running_server
+
+from platemark.iiif.links import decode_content_state
+from platemark.ingest.fetch import Politeness
+from platemark.ingest.pipeline import ingest
+from platemark.simulate.photos import PhotoSettings, phone_photo
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def site(sample_collection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IIIFSite]:
+    folder, _ = sample_collection
+    layouts = {"camera": (3, "dynamic", 2.0), "chelsea": (2, "dynamic", 1.0), "coffee": (3, "static", 1.0)}
+    records = [
+        SiteRecord(name, folder / "images" / f"{name}.png", {"title": name.title(), "person": "Anon."}, *layout)
+        for name, layout in layouts.items()
+    ]
+    with IIIFSite(tmp_path_factory.mktemp("iiif-site"), records) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(site: IIIFSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    catalog = tmp_path_factory.mktemp("iiif-catalog") / "catalog"
+    report = ingest(f"{site.url}/iiif/3/collection.json", catalog, politeness=Politeness.off(), progress=False)
+    assert report.ok, report.failed
+    with running_server(["--catalog", str(catalog)], workers=1) as running:
+        yield running.url
+
+
+@pytest.fixture(scope="module")
+def camera_photo(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    photo = phone_photo(sample_images["camera"], np.random.default_rng(5), PhotoSettings(quarter_turn=0))
+    path = tmp_path_factory.mktemp("iiif-photos") / "camera.jpg"
+    Image.fromarray(photo).save(path, quality=90)
+    return path
+
+
+def test_search_answers_with_links_into_the_records_iiif(site: IIIFSite, server: str, camera_photo: Path) -> None:
+    response = httpx.post(f"{server}api/search", files={"image": camera_photo.read_bytes()}, timeout=60)
+    assert response.status_code == 200, response.text
+    hit = response.json()["data"][0]
+    record = hit["record"]
+    assert record["record_id"] == "camera" and hit["verified"]
+    assert record["iiif"]["manifest"] == site.manifest_url("camera")
+    assert record["iiif"]["image_service"] == site.service_url(site.records["camera"])
+    assert (record["iiif"]["image_api_version"], record["iiif"]["image_api_level"]) == (3, 2)
+    region_url = hit["iiif"]["region_url"]
+    assert region_url.startswith(site.service_url(site.records["camera"]) + "/") and "/max/0/default.jpg" in region_url
+    region = Image.open(io.BytesIO(httpx.get(region_url).content))
+    x, y, w, h = map(int, region_url.split("/")[-4].split(","))
+    assert region.size == (w, h) and w * h > 0.5 * np.prod(site.records["camera"].size)  # most of the print
+    state = decode_content_state(hit["iiif"]["content_state"])
+    assert state["target"]["id"] == hit["iiif"]["target"]
+    canvas_x, _, canvas_w, _ = map(int, hit["iiif"]["target"].split("#xywh=")[1].split(","))
+    assert (canvas_x, canvas_w) == (2 * x, pytest.approx(2 * w, abs=2))  # the canvas is twice the image
+
+
+def test_iiif_fields_are_documented_in_openapi(server: str) -> None:
+    schemas = httpx.get(f"{server}openapi.json").json()["components"]["schemas"]
+    assert "region_url" in schemas["IIIFMatchPublic"]["properties"]
+    assert "Content State" in schemas["IIIFMatchPublic"]["properties"]["content_state"]["description"]
+    assert "manifest" in schemas["IIIFRecordPublic"]["properties"]
+
+
+def test_page_may_load_images_from_the_harvested_iiif_server_only(site: IIIFSite, server: str) -> None:
+    policy = httpx.get(server).headers["content-security-policy"]
+    assert f"img-src 'self' blob: data: {site.url};" in policy
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium")
+def test_detail_view_zooms_into_the_record_through_its_image_api(
+    site: IIIFSite, server: str, camera_photo: Path
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page = context.new_page()  # the page's own Content-Security-Policy applies
+        page.goto(server)
+        page.set_input_files("#file", str(camera_photo))
+        page.click("#search")
+        page.wait_for_selector("#result-list .card")
+        page.locator("#result-list .card button", has_text="Details").first.click()
+        assert "Test Print Room" in page.locator("#detail-credit").inner_text()
+        links = page.locator("#detail-links a")
+        assert links.nth(0).get_attribute("href") == "https://museum.example/records/camera"
+        assert links.nth(1).get_attribute("href").startswith(site.service_url(site.records["camera"]))
+        site.log.clear()
+        for _ in range(3):
+            page.click("#zoom-in")
+        sharp = page.locator("#detail-record img.zoom-sharp")
+        sharp.first.wait_for(state="attached", timeout=10_000)
+        page.wait_for_function("document.querySelector('#detail-record img.zoom-sharp').complete", timeout=10_000)
+        assert float(page.locator("#detail-record").get_attribute("data-scale")) > 3
+        requests = site.requests_to(r"/image/dynamic/camera/\d+,\d+,\d+,\d+/")
+        assert requests and requests[-1].status == 200  # the browser fetched the detail: the policy let it
+        page.screenshot(path=str(Path(os.environ.get("PLATEMARK_SCREENSHOT_DIR", "/tmp")) / "iiif-zoom-mobile.png"))
+        browser.close()
