@@ -51,7 +51,9 @@ class SiteRecord:
     image: Path
     metadata: dict[str, str]
     version: int = 3  # Presentation and Image API version
-    service: str = "dynamic"  # "dynamic" (level 2), "static" (level 0 with sizes), "tiles" (level 0, tiles only)
+    #: "dynamic" (level 2), "static" (level 0: sizes and tiles), "sizes" (level 0: sizes only),
+    #: "tiles" (level 0: tiles only)
+    service: str = "dynamic"
     canvas_scale: float = 1.0  # canvas size / image size (canvases need not use image pixels)
 
     @property
@@ -73,8 +75,9 @@ class RequestLog:
 class IIIFSite:
     """The server. Use as a context manager; `url` is its base once started."""
 
-    def __init__(self, root: Path, records: list[SiteRecord] | None = None) -> None:
+    def __init__(self, root: Path, records: list[SiteRecord] | None = None, page_size: int = PAGE_SIZE) -> None:
         self.root = root
+        self.page_size = page_size
         self.records: dict[str, SiteRecord] = {}
         self.log: list[RequestLog] = []
         self.in_flight = 0
@@ -100,7 +103,7 @@ class IIIFSite:
     # -- content -------------------------------------------------------------------------------
     def add(self, record: SiteRecord) -> None:
         self.records[record.record_id] = record
-        if record.service in ("static", "tiles"):
+        if record.service != "dynamic":
             self._write_static(record)
 
     def remove(self, record_id: str) -> None:
@@ -223,9 +226,9 @@ class IIIFSite:
         }
 
     def paged_collection(self, page: int | None) -> dict[str, Any]:
-        """The 2.1 collection of every record, in pages of PAGE_SIZE manifests."""
+        """The 2.1 collection of every record, in pages of `page_size` manifests."""
         ids = sorted(self.records)
-        pages = max(1, math.ceil(len(ids) / PAGE_SIZE))
+        pages = max(1, math.ceil(len(ids) / self.page_size))
         if page is None:
             return {
                 "@context": CONTEXT[2],
@@ -235,7 +238,7 @@ class IIIFSite:
                 "total": len(ids),
                 "first": f"{self.url}/iiif/collection/page/1.json",
             }
-        chunk = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        chunk = ids[(page - 1) * self.page_size : page * self.page_size]
         doc: dict[str, Any] = {
             "@context": CONTEXT[2],
             "@id": f"{self.url}/iiif/collection/page/{page}.json",
@@ -288,18 +291,16 @@ class IIIFSite:
         width, height = image.size
         factors = [1, 2, 4]
         sizes = [(math.ceil(width / f), math.ceil(height / f)) for f in reversed(factors)]
-        info: dict[str, Any] = {
-            "width": width,
-            "height": height,
-            "tiles": [{"width": TILE, "scaleFactors": factors}],
-        }
+        info: dict[str, Any] = {"width": width, "height": height}
+        if record.service != "sizes":
+            info["tiles"] = [{"width": TILE, "scaleFactors": factors}]
         if record.version == 3:
             info.update({"@context": "http://iiif.io/api/image/3/context.json", "type": "ImageService3"})
             info.update({"id": self.service_url(record), "protocol": "http://iiif.io/api/image", "profile": "level0"})
         else:
             info.update({"@context": "http://iiif.io/api/image/2/context.json", "@id": self.service_url(record)})
             info.update({"protocol": "http://iiif.io/api/image", "profile": ["http://iiif.io/api/image/2/level0.json"]})
-        if record.service == "static":
+        if record.service in ("static", "sizes"):
             info["sizes"] = [{"width": w, "height": h} for w, h in sizes]
             for w, h in sizes:
                 size = f"{w}," if record.version == 2 else f"{w},{h}"
@@ -308,7 +309,7 @@ class IIIFSite:
                 target.write_bytes(
                     _file_as_jpeg(record.image) if (w, h) == (width, height) else _jpeg(image.resize((w, h)))
                 )
-        for factor in factors:
+        for factor in factors if "tiles" in info else []:
             step = TILE * factor
             for y in range(0, height, step):
                 for x in range(0, width, step):

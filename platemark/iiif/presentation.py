@@ -8,7 +8,7 @@ platemark's columns), and what a collection or collection page lists. Fetching i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -257,9 +257,7 @@ def _images(canvas: dict[str, Any], version: int) -> list[tuple[str, ImageServic
             continue
         url, service = resource_id(body), service_from_manifest(body.get("service"))
         if service and not (service.width and service.height):
-            service = service.__class__(
-                service.id, service.version, service.level, _int(body.get("width")), _int(body.get("height"))
-            )
+            service = replace(service, width=_int(body.get("width")), height=_int(body.get("height")))
         if url.startswith(("http://", "https://")) or service:
             images.append((url, service))
     return images

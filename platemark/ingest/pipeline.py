@@ -61,6 +61,7 @@ class IngestReport:
     pruned: int = 0
     requests: int = 0  # HTTP requests made (downloads, retries and "has it changed?" checks)
     media: Path = Path()  # the catalog's media directory, where the failure report goes
+    download_seconds: float = 0.0  # reading the source and downloading its images
     failed: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -179,6 +180,7 @@ def ingest(
         harvest = download(listing.records, fetcher, cache, side=INGEST_MAX_SIDE, progress=progress)
         report.failed += harvest.failed
         report.requests = fetcher.requests
+        report.download_seconds = time.time() - started
         catalog.set_image_origins(listing.name, _image_origins(harvest.records))
         known = catalog.content_hashes(listing.name)
         placeholder_hashes = _placeholder_hashes(listing.placeholders, report)

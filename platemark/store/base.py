@@ -255,7 +255,7 @@ class Catalog(ABC):
     def image_origins(self) -> tuple[str, ...]:
         """Servers the records' IIIF images come from, over all collections: the web page may
         load deep-zoom images from these and no others."""
-        rows = self.execute("SELECT value FROM meta WHERE key LIKE 'collection.%.image_origins'").fetchall()
+        rows = self.execute("SELECT value FROM meta WHERE key LIKE ?", ("collection.%.image_origins",)).fetchall()
         return tuple(sorted({origin for (value,) in rows for origin in json.loads(value)}))
 
     # -- writing ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_search_answers_with_links_into_the_records_iiif(site: IIIFSite, server:
     region_url = hit["iiif"]["region_url"]
     assert region_url.startswith(site.service_url(site.records["camera"]) + "/") and "/max/0/default.jpg" in region_url
     region = Image.open(io.BytesIO(httpx.get(region_url).content))
-    x, y, w, h = map(int, region_url.split("/")[-4].split(","))
+    x, _y, w, h = map(int, region_url.split("/")[-4].split(","))
     assert region.size == (w, h) and w * h > 0.5 * np.prod(site.records["camera"].size)  # most of the print
     state = decode_content_state(hit["iiif"]["content_state"])
     assert state["target"]["id"] == hit["iiif"]["target"]
