@@ -114,7 +114,7 @@ def _fetch(record: PrintRecord, fetcher: Fetcher, cache: DownloadCache, side: in
         else:
             path, service = _first_download(record, remote, origin, fetcher, cache, side)
     except (FetchFailed, UnreadableImage) as exc:
-        return str(exc)
+        return str(exc).removeprefix(f"{remote.url}: ")  # the record's label names its URL already
     iiif = replace(record.iiif, service=service) if record.iiif and service else record.iiif
     return replace(record, image=path, iiif=iiif, downloaded_from=remote.url or origin)
 

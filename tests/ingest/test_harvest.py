@@ -240,3 +240,21 @@ def test_killed_harvest_resumes_and_ends_with_exactly_the_sources_records(site: 
     refetched = {path for path in fetched_before & fetched_again if "/full/" in path}
     assert len(refetched) <= 1, refetched  # only an image in flight when the harvest was killed
     assert any(e.status == 304 for e in site.log)
+
+
+def test_harvest_from_a_host_that_is_down_reports_every_record_quickly(tmp_path: Path) -> None:
+    from web_support import free_port
+
+    port = free_port()  # nothing listens there
+    export = tmp_path / "export.csv"
+    with open(export, "w", newline="") as handle:
+        csv.writer(handle).writerows(
+            [("record_id", "image_url"), *((f"r{i}", f"http://127.0.0.1:{port}/{i}.jpg") for i in range(40))]
+        )
+    started = time.monotonic()
+    report = ingest(export, tmp_path / "cat", politeness=Politeness(retries=2, backoff=0.05, delay=0.0), progress=False)
+    assert time.monotonic() - started < 30
+    assert len(report.failed) == 40 and report.added == 0
+    assert "cannot connect" in report.failed[0][1]
+    assert sum("reached no server" in why for _, why in report.failed) >= 20
+    assert report.requests < 60  # 40 records x 3 attempts each, were every one tried
