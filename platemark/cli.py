@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from platemark.errors import PlatemarkError
+from platemark.ingest.fetch import Politeness
 
 if TYPE_CHECKING:
     from platemark.search.engine import SearchResponse
@@ -52,6 +53,48 @@ def cli() -> None:
     """Find the catalogue record of a print from a phone photo."""
 
 
+#: Harvest options: (flag, Politeness field, type, help); defaults come from Politeness.
+POLITENESS_OPTIONS = (
+    ("--per-host", "per_host", click.IntRange(1, 64), "Downloads in flight per server."),
+    ("--delay", "delay", click.FloatRange(0, 60), "Seconds between the starts of two requests to one server."),
+    ("--timeout", "timeout", click.FloatRange(1, 600), "Seconds to wait for a server."),
+    ("--retries", "retries", click.IntRange(0, 10), "Retries after 429, 5xx or a dropped connection."),
+)
+
+
+def politeness_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--per-host, --delay, --timeout, --retries, --max-mb and --impolite, handed to the command
+    as one `politeness` argument."""
+    defaults = Politeness()
+
+    def build(ctx: click.Context, param: click.Parameter, impolite: bool) -> Politeness:
+        values = {field: ctx.params.pop(field) for _, field, _, _ in POLITENESS_OPTIONS}
+        chosen = Politeness.off() if impolite else replace(defaults, **values)
+        return replace(chosen, max_bytes=int(ctx.params.pop("max_mb") * 1e6))
+
+    command = click.option(
+        "--impolite",
+        "politeness",
+        is_flag=True,
+        callback=build,
+        help="Your own server: 16 downloads per host, no delay.",
+    )(command)
+    command = click.option(
+        "--max-mb",
+        type=click.FloatRange(0.1, 1000),
+        default=defaults.max_bytes / 1e6,
+        show_default=True,
+        is_eager=True,
+        help="Largest download (MB).",
+    )(command)
+    for flag, field, kind, text in reversed(POLITENESS_OPTIONS):  # eager: read before --impolite's callback
+        default = getattr(defaults, field)
+        command = click.option(flag, field, type=kind, default=default, show_default=True, is_eager=True, help=text)(
+            command
+        )
+    return command
+
+
 class IngestCommand(click.Command):
     """Lists the kinds of source under the options, installed plugins' included."""
 
@@ -70,28 +113,7 @@ class IngestCommand(click.Command):
 )
 @click.option("--prune", is_flag=True, help="Delete records that are no longer in the source.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: CPU count).")
-@click.option(
-    "--per-host", type=click.IntRange(1, 64), default=2, show_default=True, help="Downloads in flight per server."
-)
-@click.option(
-    "--delay",
-    type=click.FloatRange(0, 60),
-    default=0.5,
-    show_default=True,
-    help="Seconds between requests to one server.",
-)
-@click.option(
-    "--timeout", type=click.FloatRange(1, 600), default=30, show_default=True, help="Seconds to wait for a server."
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(0, 10),
-    default=4,
-    show_default=True,
-    help="Retries after 429, 5xx or a dropped connection.",
-)
-@click.option("--max-mb", type=click.FloatRange(0.1, 1000), default=100, show_default=True, help="Largest download.")
-@click.option("--impolite", is_flag=True, help="Your own server: 16 downloads per host, no delay.")
+@politeness_options
 @click.option(
     "--report",
     "report_path",
@@ -105,12 +127,7 @@ def ingest(
     collection: str | None,
     prune: bool,
     workers: int | None,
-    per_host: int,
-    delay: float,
-    timeout: float,
-    retries: int,
-    max_mb: float,
-    impolite: bool,
+    politeness: Politeness,
     report_path: Path | None,
 ) -> None:
     """Index a collection: a folder, a CSV of image URLs, or IIIF manifests.
@@ -120,11 +137,8 @@ def ingest(
 
     Example: platemark ingest collections/prints --catalog ./catalog
     """
-    from platemark.ingest.fetch import Politeness
     from platemark.ingest.pipeline import ingest as run_ingest
 
-    politeness = Politeness.off() if impolite else Politeness(per_host, delay, timeout, retries)
-    politeness = replace(politeness, max_bytes=int(max_mb * 1e6))
     report = run_ingest(
         source, catalog, media=media, collection=collection, prune=prune, workers=workers, politeness=politeness
     )

@@ -198,9 +198,12 @@ def test_cli_reports_failed_manifests_in_a_file_and_exits_1(site: IIIFSite, tmp_
     listing.write_text(f"# our prints\n{good}\n{site.url}/iiif/broken.json\n{site.url}/iiif/3/nothing/manifest.json\n")
     report_csv = tmp_path / "failures.csv"
     result = CliRunner().invoke(
-        cli, ["ingest", str(listing), "--catalog", str(tmp_path / "cat"), "--delay", "0", "--report", str(report_csv)]
+        cli,
+        ["ingest", str(listing), "--catalog", str(tmp_path / "cat"), "--delay", "0", "--per-host", "1"]
+        + ["--report", str(report_csv)],
     )
     assert result.exit_code == 1, result.output
+    assert site.max_in_flight == 1
     assert "1 added" in result.output and "2 failed" in result.output
     assert "broken.json: not JSON" in result.output and "HTTP 404" in result.output
     with open(report_csv) as handle:

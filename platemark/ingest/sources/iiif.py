@@ -46,7 +46,11 @@ class IIIFSource(Source):
         with ThreadPoolExecutor(max(1, self.fetcher.politeness.per_host)) as pool:
             fetched = pool.map(self._manifest, manifests)
             for manifest_url, result in tqdm(
-                zip(manifests, fetched, strict=True), total=len(manifests), desc="manifests", unit="manifest"
+                zip(manifests, fetched, strict=True),
+                total=len(manifests),
+                desc="manifests",
+                unit="manifest",
+                disable=None,
             ):
                 if isinstance(result, str):
                     listing.rejected.append((manifest_url, result))
