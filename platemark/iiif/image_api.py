@@ -139,12 +139,30 @@ class ImageService:
         return f"{width}," if self.version < 3 else f"{width},{height}"
 
     def to_dict(self) -> dict[str, Any]:
-        """What a record keeps of its service (fixed sizes and tiles are fetched again if needed)."""
-        return {"id": self.id, "version": self.version, "level": self.level, "width": self.width, "height": self.height}
+        """What a record keeps of its service: enough for region URLs and a deep-zoom viewer."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "level": self.level,
+            "width": self.width,
+            "height": self.height,
+            "tile_width": self.tile_width,
+            "tile_height": self.tile_height,
+            "scale_factors": list(self.scale_factors),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageService:
-        return cls(data["id"], data.get("version", 2), data.get("level"), data.get("width"), data.get("height"))
+        return cls(
+            data["id"],
+            data.get("version", 2),
+            data.get("level"),
+            data.get("width"),
+            data.get("height"),
+            tile_width=data.get("tile_width"),
+            tile_height=data.get("tile_height"),
+            scale_factors=tuple(data.get("scale_factors") or ()),
+        )
 
 
 def service_from_manifest(block: Any) -> ImageService | None:

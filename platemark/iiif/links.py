@@ -60,6 +60,9 @@ class IIIFLink:
             "image_api_level": self.service.level if self.service else None,
             "image_width": self.service.width if self.service else None,
             "image_height": self.service.height if self.service else None,
+            "tile_width": self.service.tile_width if self.service else None,
+            "tile_height": self.service.tile_height if self.service else None,
+            "scale_factors": list(self.service.scale_factors) if self.service else [],
         }
 
     def match(self, region: Quad | None, analysed: tuple[int, int]) -> dict[str, str | None]:

@@ -17,6 +17,9 @@ class IIIFRecordPublic(BaseModel):
     image_api_level: int | None = Field(None, description="Compliance level 0, 1 or 2; level 0 serves no regions.")
     image_width: int | None = Field(None, description="Pixel width of the full image the service serves.")
     image_height: int | None = None
+    tile_width: int | None = Field(None, description="Tile size the service offers (info.json), if it said.")
+    tile_height: int | None = None
+    scale_factors: list[int] = Field([], description="Scale factors the tiles come in (info.json).")
 
 
 class IIIFMatchPublic(BaseModel):

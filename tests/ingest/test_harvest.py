@@ -199,8 +199,10 @@ def test_cli_reports_failed_manifests_in_a_file_and_exits_1(site: IIIFSite, tmp_
     report_csv = tmp_path / "failures.csv"
     result = CliRunner().invoke(
         cli,
-        ["ingest", str(listing), "--catalog", str(tmp_path / "cat"), "--delay", "0", "--per-host", "1"]
-        + ["--report", str(report_csv)],
+        [
+            *("ingest", str(listing), "--catalog", str(tmp_path / "cat")),
+            *("--delay", "0", "--per-host", "1", "--report", str(report_csv)),
+        ],
     )
     assert result.exit_code == 1, result.output
     assert site.max_in_flight == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,14 @@ def camera_photo(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) 
     return path
 
 
+@pytest.fixture(scope="module")
+def coffee_photo(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    photo = phone_photo(sample_images["coffee"], np.random.default_rng(6), PhotoSettings(quarter_turn=0))
+    path = tmp_path_factory.mktemp("iiif-photos") / "coffee.jpg"
+    Image.fromarray(photo).save(path, quality=90)
+    return path
+
+
 def test_search_answers_with_links_into_the_records_iiif(site: IIIFSite, server: str, camera_photo: Path) -> None:
     response = httpx.post(f"{server}api/search", files={"image": camera_photo.read_bytes()}, timeout=60)
     assert response.status_code == 200, response.text
@@ -87,7 +96,7 @@ def test_page_may_load_images_from_the_harvested_iiif_server_only(site: IIIFSite
 
 @pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium")
 def test_detail_view_zooms_into_the_record_through_its_image_api(
-    site: IIIFSite, server: str, camera_photo: Path
+    site: IIIFSite, server: str, camera_photo: Path, coffee_photo: Path
 ) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
@@ -103,14 +112,27 @@ def test_detail_view_zooms_into_the_record_through_its_image_api(
         links = page.locator("#detail-links a")
         assert links.nth(0).get_attribute("href") == "https://museum.example/records/camera"
         assert links.nth(1).get_attribute("href").startswith(site.service_url(site.records["camera"]))
-        site.log.clear()
-        for _ in range(3):
-            page.click("#zoom-in")
-        sharp = page.locator("#detail-record img.zoom-sharp")
-        sharp.first.wait_for(state="attached", timeout=10_000)
-        page.wait_for_function("document.querySelector('#detail-record img.zoom-sharp').complete", timeout=10_000)
-        assert float(page.locator("#detail-record").get_attribute("data-scale")) > 3
-        requests = site.requests_to(r"/image/dynamic/camera/\d+,\d+,\d+,\d+/")
-        assert requests and requests[-1].status == 200  # the browser fetched the detail: the policy let it
+        zoom_in_and_see_tiles(page, site, r"/image/dynamic/camera/\d+,\d+,\d+,\d+/")  # level 2: cut on request
         page.screenshot(path=str(Path(os.environ.get("PLATEMARK_SCREENSHOT_DIR", "/tmp")) / "iiif-zoom-mobile.png"))
+        page.click("#detail-close")
+        page.set_input_files("#file", str(coffee_photo))
+        page.click("#search")
+        page.wait_for_selector("#result-list .card[data-record-id=coffee]")
+        page.locator("#result-list .card[data-record-id=coffee] button", has_text="Details").click()
+        zoom_in_and_see_tiles(page, site, r"/image/static/coffee/\d+,\d+,\d+,\d+/")  # level 0: its listed tiles
         browser.close()
+
+
+def zoom_in_and_see_tiles(page, site: IIIFSite, tile_path: str) -> None:
+    site.log.clear()
+    for _ in range(3):
+        page.click("#zoom-in")
+    assert float(page.locator("#detail-record").get_attribute("data-scale")) > 3
+    shown = page.locator("#detail-record .zoom-tiles img")
+    shown.first.wait_for(state="attached", timeout=10_000)
+    deadline = time.monotonic() + 10
+    while len([e for e in site.requests_to(tile_path) if e.status == 200]) < shown.count():
+        assert time.monotonic() < deadline, "the tiles on the page were not all fetched"
+        time.sleep(0.1)
+    tiles = site.requests_to(tile_path)
+    assert all(entry.status == 200 for entry in tiles)  # fetched by the browser: the page's policy let them

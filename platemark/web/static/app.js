@@ -240,7 +240,7 @@ function openDetail(index) {
     "Catalogue image, with the part your photo shows");
   image.querySelector("img").loading = "eager";
   zoom = zoomable($("#detail-record"), image, record);
-  const deep = record.iiif && record.iiif.image_api_level >= 1;
+  const deep = record.iiif && (record.iiif.image_api_level >= 1 || record.iiif.tile_width);
   $("#detail-zoom-source").textContent = deep ? "(zoom loads detail from the museum's IIIF server)" : "";
   const m = record.metadata;
   $("#detail-credit").textContent = [m.credit_line, m.institution, m.image_licence && `Licence: ${m.image_licence}`]

@@ -1,8 +1,7 @@
 // Deep zoom on a catalogue image: drag to pan, wheel, pinch, buttons or keys (+ - 0, arrows) to zoom.
-// The stored image is shown at once; where the record has a IIIF Image API service (level 1 or 2),
-// the visible part is fetched again from it at screen resolution whenever the view settles.
-
-const MAX_REQUEST_SIDE = 2048;
+// The stored image is shown at once; where the record has a IIIF Image API service (level 1 or 2,
+// or level 0 with tiles), the visible tiles are fetched from it at screen resolution whenever the
+// view settles.
 
 export function zoomable(container, base, { width, height, iiif }) {
   const stage = document.createElement("div");
@@ -10,9 +9,13 @@ export function zoomable(container, base, { width, height, iiif }) {
   stage.append(base);
   container.replaceChildren(stage);
   container.style.aspectRatio = `${width} / ${height}`;
-  const service = iiif && iiif.image_service && iiif.image_api_level >= 1 && iiif.image_width ? iiif : null;
+  const tiled = iiif && (iiif.image_api_level >= 1 || (iiif.tile_width && iiif.scale_factors.length));
+  const service = tiled && iiif.image_service && iiif.image_width ? iiif : null;
   const fullWidth = service ? service.image_width : width;
-  let scale = 1, x = 0, y = 0, timer = null, sharp = null;
+  const layer = document.createElement("div"); // IIIF tiles, between the stored image and the outline
+  layer.className = "zoom-tiles";
+  base.insertBefore(layer, base.querySelector("svg"));
+  let scale = 1, x = 0, y = 0, timer = null;
   const size = () => [container.clientWidth || 1, container.clientHeight || 1];
   const maxScale = () => Math.max(4, (2 * fullWidth) / size()[0]);
 
@@ -34,31 +37,63 @@ export function zoomable(container, base, { width, height, iiif }) {
     apply();
   }
 
-  // The visible part of the image, from the IIIF service at the pixels the screen shows.
+    // The tiles of the view from the IIIF service, at the scale the screen shows: level 1-2 servers
+  // cut any region, level 0 only the tiles its info.json lists. Tiles of the current scale are
+  // kept (panning back costs nothing); the others go once the current ones have loaded.
   function sharpen() {
     const [w, h] = size();
-    const shown = w * scale * (window.devicePixelRatio || 1);
-    if (!service || shown <= width) return sharp && sharp.remove();
-    const k = service.image_width / w; // full-image pixels per unscaled container pixel
-    const region = [-x / scale, -y / scale, w / scale, h / scale].map((v) => Math.round(v * k));
-    region[2] = Math.min(region[2], service.image_width - region[0]);
-    region[3] = Math.min(region[3], service.image_height - region[1]);
-    const pixels = Math.min(region[2], MAX_REQUEST_SIDE, Math.round(w * (window.devicePixelRatio || 1)));
-    const tall = Math.max(1, Math.round((pixels * region[3]) / region[2]));
-    const sizeParam = service.image_api_version >= 3 ? `${pixels},${tall}` : `${pixels},`;
-    const img = document.createElement("img");
-    img.className = "zoom-sharp";
-    img.alt = "";
-    img.src = `${service.image_service}/${region.join(",")}/${sizeParam}/0/default.jpg`;
-    Object.assign(img.style, {
-      left: `${(100 * region[0]) / service.image_width}%`, top: `${(100 * region[1]) / service.image_height}%`,
-      width: `${(100 * region[2]) / service.image_width}%`, height: `${(100 * region[3]) / service.image_height}%`,
-    });
-    img.addEventListener("load", () => {
-      if (sharp) sharp.remove();
-      sharp = img;
-    }, { once: true });
-    base.insertBefore(img, base.querySelector("svg"));
+    const dpr = window.devicePixelRatio || 1;
+    if (!service || w * scale * dpr <= width) {
+      layer.replaceChildren();
+      return;
+    }
+    const fullW = service.image_width, fullH = service.image_height;
+    const factor = scaleFactor(fullW / (w * scale * dpr));
+    const tileW = (service.tile_width || 512) * factor, tileH = (service.tile_height || service.tile_width || 512) * factor;
+    const k = fullW / w; // full-image pixels per unscaled container pixel
+    const [left, top] = [(-x / scale) * k, (-y / scale) * k];
+    const [right, bottom] = [left + (w / scale) * k, top + (h / scale) * k];
+    const wanted = [];
+    for (let ty = Math.floor(top / tileH) * tileH; ty < Math.min(bottom, fullH); ty += tileH) {
+      for (let tx = Math.floor(left / tileW) * tileW; tx < Math.min(right, fullW); tx += tileW) {
+        wanted.push([tx, ty, Math.min(tileW, fullW - tx), Math.min(tileH, fullH - ty)]);
+      }
+    }
+    const keep = new Set();
+    let pending = 0;
+    for (const [tx, ty, tw, th] of wanted.slice(0, 64)) {
+      const pixels = [Math.ceil(tw / factor), Math.ceil(th / factor)];
+      const sizeParam = service.image_api_version >= 3 ? pixels.join(",") : `${pixels[0]},`;
+      const src = `${service.image_service}/${tx},${ty},${tw},${th}/${sizeParam}/0/default.jpg`;
+      keep.add(src);
+      if (layer.querySelector(`img[data-src="${CSS.escape(src)}"]`)) continue;
+      const img = document.createElement("img");
+      img.className = "zoom-tile";
+      img.alt = "";
+      img.dataset.src = src;
+      img.dataset.factor = factor;
+      Object.assign(img.style, {
+        left: `${(100 * tx) / fullW}%`, top: `${(100 * ty) / fullH}%`,
+        width: `${(100 * tw) / fullW}%`, height: `${(100 * th) / fullH}%`,
+      });
+      pending += 1;
+      img.addEventListener("load", () => {
+        pending -= 1;
+        if (pending === 0) {
+          for (const old of layer.querySelectorAll("img")) if (old.dataset.factor !== String(factor)) old.remove();
+        }
+      }, { once: true });
+      img.src = src;
+      layer.append(img);
+    }
+  }
+
+  // The largest scale factor whose tiles still have at least the pixels the screen shows.
+  function scaleFactor(ratio) {
+    const offered = service.scale_factors && service.scale_factors.length ? service.scale_factors
+      : [1, 2, 4, 8, 16, 32, 64];
+    const fitting = offered.filter((f) => f <= Math.max(1, ratio));
+    return fitting.length ? Math.max(...fitting) : Math.min(...offered);
   }
 
   const pointers = new Map();
