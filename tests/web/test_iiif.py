@@ -4,6 +4,7 @@ detail view zooms into the record through its Image API, at phone size in real C
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -12,10 +13,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from iiif_site import IIIFSite, SiteRecord
 from PIL import Image
 from web_support import running_server
 
+from platemark.cli import cli
 from platemark.iiif.links import decode_content_state
 from platemark.ingest.fetch import Politeness
 from platemark.ingest.pipeline import ingest
@@ -38,10 +41,15 @@ def site(sample_collection, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def server(site: IIIFSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    catalog = tmp_path_factory.mktemp("iiif-catalog") / "catalog"
-    report = ingest(f"{site.url}/iiif/3/collection.json", catalog, politeness=Politeness.off(), progress=False)
+def catalog(site: IIIFSite, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("iiif-catalog") / "catalog"
+    report = ingest(f"{site.url}/iiif/3/collection.json", path, politeness=Politeness.off(), progress=False)
     assert report.ok, report.failed
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(catalog: Path) -> Iterator[str]:
     with running_server(["--catalog", str(catalog)], workers=1) as running:
         yield running.url
 
@@ -80,6 +88,16 @@ def test_search_answers_with_links_into_the_records_iiif(site: IIIFSite, server:
     assert state["target"]["id"] == hit["iiif"]["target"]
     canvas_x, _, canvas_w, _ = map(int, hit["iiif"]["target"].split("#xywh=")[1].split(","))
     assert (canvas_x, canvas_w) == (2 * x, pytest.approx(2 * w, abs=2))  # the canvas is twice the image
+
+
+def test_cli_search_json_has_the_iiif_links(site: IIIFSite, catalog: Path, camera_photo: Path) -> None:
+    result = CliRunner().invoke(cli, ["search", str(camera_photo), "--catalog", str(catalog), "--json", "--top", "1"])
+    assert result.exit_code == 0, result.output
+    [hit] = json.loads(result.output)["results"]
+    assert hit["iiif"]["manifest"] == site.manifest_url("camera")
+    assert hit["iiif"]["region_url"].startswith(site.service_url(site.records["camera"]))
+    assert hit["iiif"]["target"].startswith(f"{site.url}/iiif/3/camera/canvas/p1#xywh=")
+    assert decode_content_state(hit["iiif"]["content_state"])["target"]["id"] == hit["iiif"]["target"]
 
 
 def test_iiif_fields_are_documented_in_openapi(server: str) -> None:
