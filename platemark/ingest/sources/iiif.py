@@ -16,6 +16,7 @@ from platemark.errors import FetchFailed, SourceError
 from platemark.hookspecs import hookimpl
 from platemark.iiif import presentation
 from platemark.iiif.links import IIIFLink
+from platemark.ingest.fetch import Fetcher
 from platemark.ingest.sources.base import PrintRecord, RemoteImage, Source, SourceListing
 
 #: Most collections and collection pages followed from one source: a loop or a runaway server
@@ -28,6 +29,10 @@ class IIIFSource(Source):
 
     kind = "iiif"
     description = "a IIIF manifest or collection (URL or .json file), or a .txt file of manifest URLs"
+
+    def __init__(self, location: str, fetcher: Fetcher) -> None:
+        super().__init__(location, fetcher)
+        self._fetched: dict[str, Any] = {}  # documents already read, by URL
 
     @classmethod
     def recognises(cls, location: str) -> bool:
@@ -79,6 +84,7 @@ class IIIFSource(Source):
         except FetchFailed as exc:
             raise SourceError(str(exc)) from None
         if presentation.kind(top) == "Manifest":
+            self._fetched[self.location] = top  # not fetched twice
             return [self.location], ""
         if presentation.kind(top) != "Collection":
             raise SourceError(f"{self.location}: neither a IIIF manifest nor a collection")
@@ -111,7 +117,7 @@ class IIIFSource(Source):
     def _manifest(self, url: str) -> presentation.Manifest | str:
         """The parsed manifest, or why it could not be used."""
         try:
-            doc = self.fetcher.json(url)
+            doc = self._fetched.pop(url, None) or self.fetcher.json(url)
             if presentation.kind(doc) != "Manifest":
                 return "not a IIIF manifest"
             return presentation.parse_manifest(doc, fallback_id=url)
