@@ -84,6 +84,7 @@ class IIIFSite:
         self.max_in_flight = 0
         self.latency = 0.0  # seconds added to every answer
         self.slow_seconds = 5.0
+        self.failing: str | None = None  # paths matching this pattern answer 503 (an outage)
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -357,6 +358,8 @@ class IIIFSite:
 
     def _answer(self, request: BaseHTTPRequestHandler) -> int:
         path = request.path.split("?")[0]
+        if self.failing and re.search(self.failing, path):
+            return self._send(request, 503, b"down for maintenance", "text/plain")
         if match := re.fullmatch(r"/fault/(\w+)/([\w.-]+)\.jpg", path):
             return self._fault(request, match[1], match[2])
         if path == "/iiif/collection.json":

@@ -148,6 +148,22 @@ def test_prune_drops_records_gone_from_the_source_but_not_when_part_of_it_failed
     assert full.pruned == 1 and set(records_of(tmp_path / "cat", "Test Print Room")) == set(site.records)
 
 
+@pytest.mark.parametrize("outage", [r"^/image/", r"^/iiif/"])
+def test_an_outage_loses_nothing_already_indexed(site: IIIFSite, tmp_path: Path, outage: str) -> None:
+    source = f"{site.url}/iiif/collection.json"
+    ingest(source, tmp_path / "cat", politeness=FAST, progress=False)
+    before = records_of(tmp_path / "cat", "Test Print Room")
+    site.failing = outage
+    result = CliRunner().invoke(
+        cli, ["ingest", source, "--catalog", str(tmp_path / "cat"), "--prune", "--delay", "0", "--retries", "1"]
+    )
+    assert result.exit_code == 1 and "503" in result.output, result.output
+    after = records_of(tmp_path / "cat", "Test Print Room")
+    assert {k: (r.content_hash, r.metadata) for k, r in after.items()} == {
+        k: (r.content_hash, r.metadata) for k, r in before.items()
+    }
+
+
 def test_emuseumplus_csv_of_image_urls_is_harvested(site: IIIFSite, tmp_path: Path) -> None:
     report = ingest(f"{site.url}/export.csv", tmp_path / "cat", politeness=FAST, progress=False)
     assert report.ok and report.added == len(site.records) and report.collection == "export"
