@@ -23,7 +23,7 @@ from platemark.extract.sift import LocalFeatures, SiftExtractor
 from platemark.images import encode_jpeg, load_image, write_atomically
 from platemark.ingest.fetch import Fetcher, Politeness
 from platemark.ingest.harvest import DownloadCache, download
-from platemark.ingest.sources.base import PrintRecord, open_source
+from platemark.ingest.sources.base import PrintRecord, SourceListing, open_source
 from platemark.search.engine import load_local_index
 from platemark.store import Catalog, open_catalog
 
@@ -167,84 +167,95 @@ def ingest(
         >>> report = ingest("collections/prints", "./catalog")
     """
     started = time.time()
-    with (
-        Fetcher(politeness) as fetcher,
-        open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog,
-    ):
-        listing = open_source(str(source), fetcher).read(collection)
-        report = IngestReport(
-            listing.name, problems=list(listing.problems), failed=list(listing.rejected), media=catalog.media
+    with Fetcher(politeness) as fetcher:
+        listing = open_source(str(source), fetcher).read(collection)  # a source that is not one makes no catalog
+        with open_catalog(catalog_path, media=media, create=True, extractors=extractor_names()) as catalog:
+            return _ingest_listing(listing, source, catalog, fetcher, started, prune, workers, progress, on_record)
+
+
+def _ingest_listing(
+    listing: SourceListing,
+    source: str | Path,
+    catalog: Catalog,
+    fetcher: Fetcher,
+    started: float,
+    prune: bool,
+    workers: int | None,
+    progress: bool,
+    on_record: Callable[[str], None] | None,
+) -> IngestReport:
+    """Download, extract and store a listing's records (see `ingest`)."""
+    report = IngestReport(
+        listing.name, problems=list(listing.problems), failed=list(listing.rejected), media=catalog.media
+    )
+    catalog.set_collection_source(listing.name, _location(source))
+    cache = DownloadCache.for_collection(catalog.media, listing.name)
+    harvest = download(listing.records, fetcher, cache, side=INGEST_MAX_SIDE, progress=progress)
+    report.failed += harvest.failed
+    report.requests = fetcher.requests
+    report.download_seconds = time.time() - started
+    catalog.set_image_origins(listing.name, _image_origins(listing.records))
+    known = catalog.content_hashes(listing.name)
+    placeholder_hashes = _placeholder_hashes(listing.placeholders, report)
+
+    def is_placeholder(phash: np.ndarray) -> bool:
+        return any(hamming(phash, h) <= PLACEHOLDER_DISTANCE for h in placeholder_hashes)
+
+    todo: list[tuple[PrintRecord, str]] = []
+    placeholders: list[str] = []
+    for record in harvest.records:
+        try:
+            digest = hashlib.sha256(record.image_path.read_bytes()).hexdigest()
+        except OSError as exc:
+            report.failed.append((record.label, f"cannot read file ({exc.strerror})"))
+            continue
+        if known.get(record.record_id) != digest:
+            todo.append((record, digest))
+        elif placeholder_hashes and (phash := _thumbnail_hash(catalog, digest)) is not None and is_placeholder(phash):
+            placeholders.append(record.record_id)  # indexed before images_to_remove/ listed it
+        else:
+            catalog.update_metadata(listing.name, record.record_id, record.metadata, record.years, record.iiif)
+            report.unchanged += 1
+
+    results = _extract_all([r.image_path for r, _ in todo], workers, progress, listing.name)
+    for (record, digest), result in zip(todo, results, strict=True):
+        if isinstance(result, UnreadableImage):
+            report.failed.append((record.label, str(result).split(": ", 1)[-1]))
+            continue
+        if is_placeholder(result.phash):
+            placeholders.append(record.record_id)
+            continue
+        is_update = record.record_id in known
+        write_atomically(catalog.images_dir / f"{digest}.jpg", result.display_jpeg)
+        write_atomically(catalog.thumbs_dir / f"{digest}.jpg", result.thumbnail_jpeg)
+        catalog.upsert(
+            collection=listing.name,
+            record_id=record.record_id,
+            image_path=_origin(record),
+            content_hash=digest,
+            metadata=record.metadata,
+            years=record.years,
+            iiif=record.iiif,
+            global_vector=result.global_vector,
+            local=result.local,
         )
-        catalog.set_collection_source(listing.name, _location(source))
-        cache = DownloadCache.for_collection(catalog.media, listing.name)
-        harvest = download(listing.records, fetcher, cache, side=INGEST_MAX_SIDE, progress=progress)
-        report.failed += harvest.failed
-        report.requests = fetcher.requests
-        report.download_seconds = time.time() - started
-        catalog.set_image_origins(listing.name, _image_origins(harvest.records))
-        known = catalog.content_hashes(listing.name)
-        placeholder_hashes = _placeholder_hashes(listing.placeholders, report)
+        report.updated += is_update
+        report.added += not is_update
+        if on_record:
+            on_record(record.record_id)
 
-        def is_placeholder(phash: np.ndarray) -> bool:
-            return any(hamming(phash, h) <= PLACEHOLDER_DISTANCE for h in placeholder_hashes)
-
-        todo: list[tuple[PrintRecord, str]] = []
-        placeholders: list[str] = []
-        for record in harvest.records:
-            try:
-                digest = hashlib.sha256(record.image_path.read_bytes()).hexdigest()
-            except OSError as exc:
-                report.failed.append((record.label, f"cannot read file ({exc.strerror})"))
-                continue
-            if known.get(record.record_id) != digest:
-                todo.append((record, digest))
-            elif (
-                placeholder_hashes and (phash := _thumbnail_hash(catalog, digest)) is not None and is_placeholder(phash)
-            ):
-                placeholders.append(record.record_id)  # indexed before images_to_remove/ listed it
-            else:
-                catalog.update_metadata(listing.name, record.record_id, record.metadata, record.years, record.iiif)
-                report.unchanged += 1
-
-        results = _extract_all([r.image_path for r, _ in todo], workers, progress, listing.name)
-        for (record, digest), result in zip(todo, results, strict=True):
-            if isinstance(result, UnreadableImage):
-                report.failed.append((record.label, str(result).split(": ", 1)[-1]))
-                continue
-            if is_placeholder(result.phash):
-                placeholders.append(record.record_id)
-                continue
-            is_update = record.record_id in known
-            write_atomically(catalog.images_dir / f"{digest}.jpg", result.display_jpeg)
-            write_atomically(catalog.thumbs_dir / f"{digest}.jpg", result.thumbnail_jpeg)
-            catalog.upsert(
-                collection=listing.name,
-                record_id=record.record_id,
-                image_path=_origin(record),
-                content_hash=digest,
-                metadata=record.metadata,
-                years=record.years,
-                iiif=record.iiif,
-                global_vector=result.global_vector,
-                local=result.local,
-            )
-            report.updated += is_update
-            report.added += not is_update
-            if on_record:
-                on_record(record.record_id)
-
-        report.placeholders_removed = len(placeholders)
-        catalog.delete(listing.name, placeholders)
-        if prune and not listing.complete:
-            report.problems.append("part of the source could not be read: nothing was pruned")
-        elif prune:
-            gone = sorted(set(known) - {r.record_id for r in listing.records})
-            report.pruned = catalog.delete(listing.name, gone)
-            cache.remove(gone)
-        catalog.remove_orphan_images(written_before=started)
-        if catalog.count():  # build the search indexes now, not on the first search
-            catalog.warm()
-            load_local_index(catalog)
+    report.placeholders_removed = len(placeholders)
+    catalog.delete(listing.name, placeholders)
+    if prune and not listing.complete:
+        report.problems.append("part of the source could not be read: nothing was pruned")
+    elif prune:
+        gone = sorted(set(known) - {r.record_id for r in listing.records})
+        report.pruned = catalog.delete(listing.name, gone)
+        cache.remove(gone)
+    catalog.remove_orphan_images(written_before=started)
+    if catalog.count():  # build the search indexes now, not on the first search
+        catalog.warm()
+        load_local_index(catalog)
     return report
 
 
