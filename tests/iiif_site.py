@@ -12,7 +12,8 @@ It serves what real institutions publish, in both API versions:
 - faults: /fault/{kind}/{name}.jpg with kind one of missing (404), flaky (500, then OK), busy
   (429 with Retry-After: 1, then OK), slow (answers after `slow_seconds`), truncated (body cut
   short), html (wrong content type), loop (redirects to itself), huge (claims 500 MB), endless
-  (streams without a length), broken (not an image); /iiif/broken.json is not JSON.
+  (streams without a length), bomb (a small PNG of 121 megapixels), broken (not an image);
+/iiif/broken.json is not JSON.
 
 Every response carries ETag and Last-Modified and answers conditional GETs with 304. The
 server logs each request (path, User-Agent, start and end time) and tracks requests in flight,
@@ -87,6 +88,7 @@ class IIIFSite:
         self.failing: str | None = None  # paths matching this pattern answer 503 (an outage)
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
+        self._bomb = b""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -467,6 +469,12 @@ class IIIFSite:
                 request.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             request.wfile.write(b"0\r\n\r\n")
             return 200
+        if kind == "bomb":  # a small file that claims 121 megapixels
+            if not self._bomb:
+                buffer = io.BytesIO()
+                Image.new("1", (11_000, 11_000)).save(buffer, "PNG")
+                self._bomb = buffer.getvalue()
+            return self._send(request, 200, self._bomb, "image/png")
         if kind == "broken":
             return self._send(request, 200, b"\xff\xd8\xff\xe0 this is no jpeg" * 10, "image/jpeg")
         return self._send(request, 200, good, "image/jpeg")

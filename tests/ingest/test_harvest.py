@@ -184,6 +184,7 @@ FAULTS = {
     "loop": "more than 5 redirects",
     "huge": "larger than 5 MB",
     "endless": "larger than 5 MB",
+    "bomb": "image too large",
     "broken": "corrupt or truncated image",
 }
 
