@@ -53,6 +53,9 @@ def cli() -> None:
     """Find the catalogue record of a print from a phone photo."""
 
 
+#: Failures ingest prints on the terminal; the report file lists them all.
+FAILURES_SHOWN = 50
+
 #: Harvest options: (flag, Politeness field, type, help); defaults come from Politeness.
 POLITENESS_OPTIONS = (
     ("--per-host", "per_host", click.IntRange(1, 64), "Downloads in flight per server."),
@@ -149,12 +152,14 @@ def ingest(
     )
     for problem in report.problems:
         click.echo(f"  note: {problem}", err=True)
-    for entry, message in report.failed:
+    for entry, message in report.failed[:FAILURES_SHOWN]:
         click.echo(f"  failed: {entry}: {message}", err=True)
     if report.failed or report_path:
         report_path = report_path or report.media / "ingest-report.csv"
         _write_failures(report_path, report.failed)
-        click.echo(f"  {len(report.failed)} failure(s) listed in {report_path}", err=True)
+        more = len(report.failed) - FAILURES_SHOWN
+        shown = f"{more} more failure(s); all" if more > 0 else f"{len(report.failed)} failure(s)"
+        click.echo(f"  {shown} listed in {report_path}", err=True)
     if not report.ok:
         sys.exit(1)
 
