@@ -370,6 +370,13 @@ class IIIFSite:
             return self._json(request, self.paged_collection(int(match[1])))
         if path in ("/iiif/3/collection.json", "/iiif/3/sub.json"):
             return self._json(request, self.nested_collection("top" if "collection" in path else "sub"))
+        if path == "/iiif/prying.json":  # a collection that names a file on the harvesting machine
+            members = [{"id": str(self.root / "secret.json"), "type": "Manifest"}]
+            members.append({"id": "file:///etc/passwd", "type": "Manifest"})
+            members.append({"id": self.manifest_url(sorted(self.records)[0]), "type": "Manifest"})
+            return self._json(
+                request, {"@context": CONTEXT[3], "id": f"{self.url}{path}", "type": "Collection", "items": members}
+            )
         if path == "/iiif/broken.json":
             return self._send(
                 request, 200, b'{"@context": "http://iiif.io/api/presentation/3/context.json", "id"', "application/json"

@@ -170,6 +170,8 @@ class Fetcher:
                     return self._read(url, response, accept)
             except httpx.TooManyRedirects:
                 raise FetchFailed(f"{url}: more than {self.politeness.max_redirects} redirects") from None
+            except httpx.UnsupportedProtocol as exc:  # e.g. redirected to file:// or ftp://
+                raise FetchFailed(f"{url}: {exc}") from None
             except httpx.ConnectTimeout:
                 raise _Retry(f"no connection within {self.politeness.timeout:g} s", no_server=True) from None
             except httpx.TimeoutException:
@@ -204,27 +206,30 @@ class Fetcher:
         with self._gates_lock:
             return self._gates.setdefault(host, _HostGate(self.politeness))
 
-    def read_bytes(self, location: str) -> bytes:
-        """The bytes of a URL or a local file (sources may be given either way).
+    def read_bytes(self, location: str, *, local: bool = False) -> bytes:
+        """The bytes of a URL, or with `local`, of a local file too.
+
+        Only a location the user names may be a local file: a link found in a remote document
+        (a collection listing "/home/…/secrets.json") is fetched over http(s) or refused.
 
         Raises:
             FetchFailed: as `get`, or the file cannot be read.
         """
-        if urlsplit(location).scheme in ("http", "https"):
+        if urlsplit(location).scheme in ("http", "https") or not local:
             return self.get(location).content
         try:
             return Path(location).read_bytes()
         except OSError as exc:
             raise FetchFailed(f"{location}: cannot read file ({exc.strerror or exc})") from exc
 
-    def json(self, location: str) -> Any:
-        """A JSON document from a URL or a local file.
+    def json(self, location: str, *, local: bool = False) -> Any:
+        """A JSON document from a URL (or, with `local`, a local file).
 
         Raises:
             FetchFailed: as `read_bytes`, or the body is not JSON.
         """
         try:
-            return json.loads(self.read_bytes(location))
+            return json.loads(self.read_bytes(location, local=local))
         except (ValueError, RecursionError) as exc:
             raise FetchFailed(f"{location}: not JSON ({exc})") from None
 

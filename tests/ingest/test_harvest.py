@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -231,6 +232,19 @@ def test_cli_reports_failed_manifests_in_a_file_and_exits_1(site: IIIFSite, tmp_
         f"{site.url}/iiif/broken.json",
         f"{site.url}/iiif/3/nothing/manifest.json",
     }
+
+
+def test_a_remote_collection_cannot_make_the_harvest_read_local_files(site: IIIFSite, tmp_path: Path) -> None:
+    secret = site.root / "secret.json"
+    manifest = site.manifest(site.records[sorted(site.records)[1]])
+    secret.write_text(json.dumps({**manifest, "label": {"en": ["the admin's secret"]}}))
+    report = ingest(
+        f"{site.url}/iiif/prying.json", tmp_path / "cat", collection="prying", politeness=FAST, progress=False
+    )
+    assert report.added == 1 and len(report.failed) == 2
+    assert all("not an http(s) URL" in why for _, why in report.failed)
+    titles = [r.metadata.get("title") for r in records_of(tmp_path / "cat", "prying").values()]
+    assert titles == [f"Title of {sorted(site.records)[0]}"]
 
 
 def test_unknown_source_is_a_clear_error(tmp_path: Path) -> None:

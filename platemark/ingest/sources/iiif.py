@@ -33,6 +33,8 @@ class IIIFSource(Source):
     def __init__(self, location: str, fetcher: Fetcher) -> None:
         super().__init__(location, fetcher)
         self._fetched: dict[str, Any] = {}  # documents already read, by URL
+        #: Locations the user named (the source, the lines of a .txt list): only these may be files.
+        self._named = {location}
 
     @classmethod
     def recognises(cls, location: str) -> bool:
@@ -44,6 +46,7 @@ class IIIFSource(Source):
         listing = SourceListing(collection or "", [])
         if Path(self.location).suffix.lower() == ".txt" and Path(self.location).is_file():
             manifests, label = self._listed_manifests(), ""
+            self._named.update(manifests)
         else:
             manifests, label = self._walk(listing)
         listing.name = collection or label or _default_name(self.location)
@@ -80,7 +83,7 @@ class IIIFSource(Source):
     def _walk(self, listing: SourceListing) -> tuple[list[str], str]:
         """Manifest URLs under the source (itself, if it is a manifest), and the top label."""
         try:
-            top = self.fetcher.json(self.location)
+            top = self.fetcher.json(self.location, local=True)
         except FetchFailed as exc:
             raise SourceError(str(exc)) from None
         if presentation.kind(top) == "Manifest":
@@ -117,7 +120,7 @@ class IIIFSource(Source):
     def _manifest(self, url: str) -> presentation.Manifest | str:
         """The parsed manifest, or why it could not be used."""
         try:
-            doc = self._fetched.pop(url, None) or self.fetcher.json(url)
+            doc = self._fetched.pop(url, None) or self.fetcher.json(url, local=url in self._named)
             if presentation.kind(doc) != "Manifest":
                 return "not a IIIF manifest"
             return presentation.parse_manifest(doc, fallback_id=url)

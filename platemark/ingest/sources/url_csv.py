@@ -31,7 +31,7 @@ class UrlCsvSource(Source):
     def read(self, collection: str | None = None) -> SourceListing:
         name = collection or Path(urlsplit(self.location).path).stem
         try:
-            table = parse_metadata_csv(self.fetcher.read_bytes(self.location), self.location)
+            table = parse_metadata_csv(self.fetcher.read_bytes(self.location, local=True), self.location)
         except MetadataError as exc:
             raise SourceError(str(exc)) from None
         if not any("image_url" in row for row in table.rows) and table.rows:
