@@ -462,6 +462,7 @@ def serve(
 
     with open_catalog(catalog, media=media) as store:  # fail here, with a message, if there is no catalog
         shown = store.location
+    check_settings()
     check_port_free(host, port)
     os.environ.update(
         PLATEMARK_CATALOG=catalog if is_postgres_url(catalog) else str(Path(catalog).resolve()),
@@ -486,6 +487,20 @@ def serve(
         log_level="info",
         log_config=_log_config(),
     )
+
+
+def check_settings() -> None:
+    """Read the PLATEMARK_* settings once here, so a wrong one stops `serve` with a message
+    instead of failing in every worker."""
+    from pydantic import ValidationError
+
+    from platemark.settings import Settings
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"PLATEMARK_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.ClickException(f"bad setting: {problems}") from None
 
 
 def _log_config() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,19 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Other sites' origins (https://host) whose pages may call the API; none by default.",
     )
+
+    iiif_viewer: str = Field(
+        "",
+        description="A IIIF viewer that opens a Content State, with {content_state} where it goes, e.g. "
+        "https://viewer.museum.example/?iiif-content={content_state}: results then link to the match in it.",
+    )
+
+    @field_validator("iiif_viewer")
+    @classmethod
+    def _viewer_is_a_link_template(cls, value: str) -> str:
+        if value and (not value.startswith(("https://", "http://")) or "{content_state}" not in value):
+            raise ValueError("must be an http(s) URL containing {content_state}")
+        return value
 
     @property
     def max_upload_bytes(self) -> int:

@@ -147,3 +147,22 @@ def test_serve_runs_one_thread_per_search_and_as_many_searches_as_cores(
     assert result.exit_code == 0, result.output
     assert seen["settings"].search_threads == 1 and seen["settings"].searches_per_worker == int(per_worker)
     assert seen["kwargs"]["http"].endswith("GuardedH11Protocol")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PLATEMARK_IIIF_VIEWER", "javascript:alert(1)", "PLATEMARK_IIIF_VIEWER: Value error, must be an http(s) URL"),
+        ("PLATEMARK_SEARCH_QUEUE", "-1", "PLATEMARK_SEARCH_QUEUE: Input should be greater than or equal to 0"),
+    ],
+)
+def test_serve_refuses_a_bad_setting_with_its_name(
+    catalog_path, monkeypatch, name: str, value: str, message: str
+) -> None:
+    import uvicorn
+
+    started = []
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    result = CliRunner().invoke(cli, ["serve", "--catalog", str(catalog_path), "--port", str(free_port())])
+    assert result.exit_code == 1 and message in result.output and not started

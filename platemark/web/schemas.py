@@ -35,6 +35,9 @@ class IIIFMatchPublic(BaseModel):
         None,
         description="IIIF Content State 1.0 (encoded) for the target: give it to a viewer as ?iiif-content=…",
     )
+    viewer_url: str | None = Field(
+        None, description="The match opened in the IIIF viewer the server is configured with (PLATEMARK_IIIF_VIEWER)."
+    )
 
 
 class RecordPublic(BaseModel):

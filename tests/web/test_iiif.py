@@ -50,7 +50,8 @@ def catalog(site: IIIFSite, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(catalog: Path) -> Iterator[str]:
-    with running_server(["--catalog", str(catalog)], workers=1) as running:
+    viewer = {"PLATEMARK_IIIF_VIEWER": "https://viewer.example/?iiif-content={content_state}"}
+    with running_server(["--catalog", str(catalog)], workers=1, env=viewer) as running:
         yield running.url
 
 
@@ -84,6 +85,7 @@ def test_search_answers_with_links_into_the_records_iiif(site: IIIFSite, server:
     region = Image.open(io.BytesIO(httpx.get(region_url).content))
     x, _y, w, h = map(int, region_url.split("/")[-4].split(","))
     assert region.size == (w, h) and w * h > 0.5 * np.prod(site.records["camera"].size)  # most of the print
+    assert hit["iiif"]["viewer_url"] == f"https://viewer.example/?iiif-content={hit['iiif']['content_state']}"
     state = decode_content_state(hit["iiif"]["content_state"])
     assert state["target"]["id"] == hit["iiif"]["target"]
     canvas_x, _, canvas_w, _ = map(int, hit["iiif"]["target"].split("#xywh=")[1].split(","))
@@ -129,7 +131,8 @@ def test_detail_view_zooms_into_the_record_through_its_image_api(
         assert "Test Print Room" in page.locator("#detail-credit").inner_text()
         links = page.locator("#detail-links a")
         assert links.nth(0).get_attribute("href") == "https://museum.example/records/camera"
-        assert links.nth(1).get_attribute("href").startswith(site.service_url(site.records["camera"]))
+        assert links.nth(1).get_attribute("href").startswith("https://viewer.example/?iiif-content=")
+        assert links.nth(2).get_attribute("href").startswith(site.service_url(site.records["camera"]))
         zoom_in_and_see_tiles(page, site, r"/image/dynamic/camera/\d+,\d+,\d+,\d+/")  # level 2: cut on request
         page.screenshot(path=str(Path(os.environ.get("PLATEMARK_SCREENSHOT_DIR", "/tmp")) / "iiif-zoom-mobile.png"))
         page.click("#detail-close")

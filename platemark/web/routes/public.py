@@ -38,5 +38,15 @@ def hit_public(request: Request, hit: SearchHit) -> SearchHitPublic:
         similarity=round(hit.similarity, 4),
         region=hit.verification.region,
         query_region=hit.verification.query_region,
-        iiif=IIIFMatchPublic(**match) if (match := hit.iiif_match()) else None,
+        iiif=iiif_match_public(request, hit),
     )
+
+
+def iiif_match_public(request: Request, hit: SearchHit) -> IIIFMatchPublic | None:
+    """The hit's IIIF links, with a link into the configured IIIF viewer when there is one."""
+    match = hit.iiif_match()
+    if match is None:
+        return None
+    viewer = request.app.state.settings.iiif_viewer
+    state = match["content_state"]
+    return IIIFMatchPublic(**match, viewer_url=viewer.replace("{content_state}", state) if viewer and state else None)

@@ -245,8 +245,8 @@ function openDetail(index) {
   const m = record.metadata;
   $("#detail-credit").textContent = [m.credit_line, m.institution, m.image_licence && `Licence: ${m.image_licence}`]
     .filter(Boolean).join(" · ");
-  const links = [[m.record_url, "Catalogue record"], [hit.iiif && hit.iiif.region_url, "Matched region, full resolution"],
-    [record.iiif && record.iiif.manifest, "IIIF manifest"]];
+  const links = [[m.record_url, "Catalogue record"], [hit.iiif && hit.iiif.viewer_url, "Open in IIIF viewer"],
+    [hit.iiif && hit.iiif.region_url, "Matched region, full resolution"], [record.iiif && record.iiif.manifest, "IIIF manifest"]];
   $("#detail-links").replaceChildren(...links.filter(([href]) => isWebLink(href)).map(([href, text]) => {
     const link = el("a", text);
     link.href = href;
