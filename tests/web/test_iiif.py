@@ -55,20 +55,23 @@ def server(catalog: Path) -> Iterator[str]:
         yield running.url
 
 
+def photo_of(name: str, seed: int, sample_images: dict, folder: Path) -> Path:
+    """A phone photo of a sample print, as a JPEG file."""
+    path = folder / f"{name}.jpg"
+    Image.fromarray(phone_photo(sample_images[name], np.random.default_rng(seed), PhotoSettings(quarter_turn=0))).save(
+        path, quality=90
+    )
+    return path
+
+
 @pytest.fixture(scope="module")
 def camera_photo(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    photo = phone_photo(sample_images["camera"], np.random.default_rng(5), PhotoSettings(quarter_turn=0))
-    path = tmp_path_factory.mktemp("iiif-photos") / "camera.jpg"
-    Image.fromarray(photo).save(path, quality=90)
-    return path
+    return photo_of("camera", 5, sample_images, tmp_path_factory.mktemp("iiif-photos"))
 
 
 @pytest.fixture(scope="module")
 def coffee_photo(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    photo = phone_photo(sample_images["coffee"], np.random.default_rng(6), PhotoSettings(quarter_turn=0))
-    path = tmp_path_factory.mktemp("iiif-photos") / "coffee.jpg"
-    Image.fromarray(photo).save(path, quality=90)
-    return path
+    return photo_of("coffee", 6, sample_images, tmp_path_factory.mktemp("iiif-photos"))
 
 
 def test_search_answers_with_links_into_the_records_iiif(site: IIIFSite, server: str, camera_photo: Path) -> None:
