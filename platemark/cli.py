@@ -224,12 +224,16 @@ def search(
         sys.exit(1)
 
 
+#: How `search` marks each verdict (see platemark.search.verdicts), padded to one width.
+VERDICT_BADGES = {"answer": "VERIFIED", "also_in_photo": "ALSO    ", "related": "RELATED ", "candidate": "        "}
+
+
 def _print_response(response: SearchResponse) -> None:
     click.echo(f"{response.query}  ({response.elapsed_ms:.0f} ms)")
     if not response.results:
         click.echo("  no results")
     for rank, hit in enumerate(response.results, start=1):
-        badge = "VERIFIED" if hit.verification.verified else "        "
+        badge = VERDICT_BADGES[hit.verdict]
         title = hit.record.metadata.get("title", "")
         click.echo(
             f"  {rank:>2}. {badge} {hit.record.collection}/{hit.record.record_id}  "

@@ -76,10 +76,11 @@ def test_evaluate_json_has_contract_keys(runner: CliRunner, catalog_path: Path, 
         "mAP",
         "not_in_collection_rejected",
         "false_verified",
+        "any_wrong_verified",
         "latency_ms_p50",
         "latency_ms_p95",
     }
-    assert summary["recall@1"] == 1.0 and summary["false_verified"] == 0.0
+    assert summary["recall@1"] == 1.0 and summary["false_verified"] == summary["any_wrong_verified"] == 0.0
     assert "<svg" in report.read_text()
 
 

@@ -29,7 +29,9 @@ def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, p
     """Search every query photo of a ground-truth CSV and score the results.
 
     Returns keys `queries, recall@1, recall@5, recall@10, mAP, not_in_collection_rejected,
-    false_verified, latency_ms_p50, latency_ms_p95` in `summary`.
+    false_verified, any_wrong_verified, latency_ms_p50, latency_ms_p95` in `summary`:
+    `false_verified` is the share of photos whose answer is wrong, `any_wrong_verified` the share
+    with any wrong record presented as in the photo (the answer or "also in the photo").
 
     Example:
         >>> evaluate(Searcher(open_catalog("./catalog")), "bench/ground_truth.csv").summary["recall@1"]
@@ -61,6 +63,11 @@ def summarise(queries: list[GroundTruthQuery], responses: list[SearchResponse]) 
         for verified in [[h for h in r.results if h.verification.verified]]
     ]
     summary["false_verified"] = round(float(np.mean(false_verified)), 4)
+    any_wrong = [
+        any(h.verdict.claims_match and h.record.record_id not in q.record_ids for h in r.results)
+        for q, r in zip(queries, responses, strict=True)
+    ]
+    summary["any_wrong_verified"] = round(float(np.mean(any_wrong)), 4)
     latencies = [r.elapsed_ms for r in responses if r.results]
     summary["latency_ms_p50"] = round(float(np.percentile(latencies, 50)), 1) if latencies else None
     summary["latency_ms_p95"] = round(float(np.percentile(latencies, 95)), 1) if latencies else None

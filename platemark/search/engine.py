@@ -25,6 +25,7 @@ from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.images import QUERY_MAX_SIDE, ImageSource, load_image
 from platemark.search.local import Correspondences, LocalIndex, match_descriptors
+from platemark.search.verdicts import ORDER, Verdict, verdicts
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.base import Catalog, StoredRecord
 from platemark.store.filters import RecordFilter
@@ -59,6 +60,7 @@ class SearchHit:
     record: StoredRecord
     similarity: float
     verification: Verification
+    verdict: Verdict = Verdict.CANDIDATE
 
     @property
     def score(self) -> float:
@@ -79,6 +81,7 @@ class SearchHit:
             "collection": self.record.collection,
             "score": self.score,
             "verified": self.verification.verified,
+            "verdict": str(self.verdict),
             "inliers": self.verification.inliers,
             "similarity": round(self.similarity, 4),
             "region": self.verification.region,
@@ -221,11 +224,13 @@ class Searcher:
         )[:top_k]
         records = candidates.records
         records.update(self.catalog.records(k for k in ranked if k not in records))
+        kept = [k for k in ranked if k in records]  # a record deleted by an ingest meanwhile is left out
+        found = verdicts([verifications.get(k, NOT_VERIFIED) for k in kept])
         hits = [
-            SearchHit(records[k], float(similarity[k]), verifications.get(k, NOT_VERIFIED))
-            for k in ranked
-            if k in records  # a record deleted by an ingest running meanwhile is left out
+            SearchHit(records[k], float(similarity[k]), verifications.get(k, NOT_VERIFIED), verdict)
+            for k, verdict in zip(kept, found, strict=True)
         ]
+        hits.sort(key=lambda hit: ORDER.index(hit.verdict))  # stable: by score within a verdict
         return SearchResponse(query_name, hits, (time.perf_counter() - started) * 1000, stages)
 
     def browse(

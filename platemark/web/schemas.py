@@ -61,6 +61,11 @@ class SearchHitPublic(BaseModel):
     record: RecordPublic
     score: float = Field(description="Inliers plus global similarity; results are ranked by it.")
     verified: bool = Field(description="Geometric verification says the photo shows this record.")
+    verdict: str = Field(
+        description="What to tell the visitor: `answer` (the best verified record), `also_in_photo` (verified, "
+        "on another part of the photo), `related` (verified on a part a better record covers: a companion "
+        "piece, a copy), `candidate` (not verified). Results come in this order."
+    )
     inliers: int
     similarity: float
     region: Quad | None = Field(None, description="The photo's footprint on the record image (4 corners).")

@@ -38,3 +38,31 @@ def test_recall_without_known_queries_is_nan() -> None:
 def test_metrics_reject_malformed_input(relevant: object, ranked: object, message: str) -> None:
     with pytest.raises(EvaluationInputError, match=message):
         retrieval_metrics(relevant, ranked)  # type: ignore[arg-type]
+
+
+def test_any_wrong_verified_counts_wrong_records_claimed_beyond_the_first() -> None:
+    from pathlib import Path
+
+    from platemark.evaluate.groundtruth import GroundTruthQuery
+    from platemark.evaluate.run import summarise
+    from platemark.search.engine import SearchHit, SearchResponse
+    from platemark.search.verdicts import Verdict
+    from platemark.search.verify import NOT_VERIFIED, Verification
+    from platemark.store.base import StoredRecord
+
+    def hit(record_id: str, verdict: Verdict) -> SearchHit:
+        record = StoredRecord(1, "c", record_id, "", "h", 10, 10, {})
+        verification = (
+            Verification(50, [[0, 0], [1, 0], [1, 1], [0, 1]], None) if verdict != "candidate" else NOT_VERIFIED
+        )
+        return SearchHit(record, 0.5, verification, verdict)
+
+    queries = [GroundTruthQuery(Path(f"q{i}.jpg"), frozenset({"a"})) for i in range(4)]
+    responses = [
+        SearchResponse("q0.jpg", [hit("a", Verdict.ANSWER), hit("b", Verdict.ALSO_IN_PHOTO)], 1.0),  # wrong claim
+        SearchResponse("q1.jpg", [hit("a", Verdict.ANSWER), hit("b", Verdict.RELATED)], 1.0),  # only related
+        SearchResponse("q2.jpg", [hit("a", Verdict.ANSWER), hit("b", Verdict.CANDIDATE)], 1.0),
+        SearchResponse("q3.jpg", [hit("b", Verdict.ANSWER)], 1.0),  # a wrong answer
+    ]
+    summary = summarise(queries, responses)
+    assert summary["false_verified"] == 0.25 and summary["any_wrong_verified"] == 0.5

@@ -54,7 +54,10 @@ def test_search_finds_both_prints_in_one_photo(searcher: Searcher, sample_images
     right = cv2.resize(sample_images["coffee"], (450, 300))
     wall = np.full((500, 1100, 3), 180, np.uint8)
     wall[100:400, 50:500], wall[100:400, 600:1050] = left, right
-    assert set(top_verified(searcher, wall)[:2]) == {"chelsea", "coffee"}
+    response = searcher.search(wall)
+    assert {h.record.record_id for h in response.results[:2]} == {"chelsea", "coffee"}
+    assert [h.verdict for h in response.results[:2]] == ["answer", "also_in_photo"]
+    assert all(h.verdict == "candidate" for h in response.results[2:])
 
 
 def test_photo_of_object_not_in_collection_has_no_verified_match(searcher: Searcher) -> None:
@@ -84,7 +87,7 @@ def test_search_json_shape(searcher: Searcher, sample_images: dict) -> None:
     payload = searcher.search(sample_images["moon"], top_k=3).to_dict()
     assert {"query", "results", "elapsed_ms"} <= set(payload)
     assert len(payload["results"]) == 3
-    assert {"record_id", "collection", "score", "verified", "inliers", "region", "metadata"} <= set(
+    assert {"record_id", "collection", "score", "verified", "verdict", "inliers", "region", "metadata"} <= set(
         payload["results"][0]
     )
     assert len(payload["results"][0]["region"]) == 4

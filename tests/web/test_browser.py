@@ -81,6 +81,17 @@ def test_upload_shows_results_with_verified_badge(page, photos: Path) -> None:
     assert "verified match" in page.inner_text("#status")
 
 
+def test_two_prints_on_one_wall_are_the_answer_and_also_in_the_photo(page, photos: Path) -> None:
+    search_with(page, photos / "two.jpg")
+    cards = page.locator("#result-list .card")
+    assert [cards.nth(i).get_attribute("data-verdict") for i in range(3)] == ["answer", "also_in_photo", "candidate"]
+    assert cards.nth(0).locator(".badge").inner_text() == "Verified match"
+    assert cards.nth(1).locator(".badge").inner_text() == "Also in your photo"
+    assert cards.nth(2).locator(".badge").inner_text() == "Not verified: looks similar"
+    assert [cards.nth(i).locator("polygon").count() for i in range(3)] == [1, 1, 0]  # outlines for matches only
+    assert "2 prints found in your photo" in page.inner_text("#status")
+
+
 def test_crop_then_search_finds_the_cropped_print(page, photos: Path) -> None:
     page.set_input_files("#file", str(photos / "two.jpg"))
     page.locator("#preview").wait_for(state="visible")  # the photo is decoded asynchronously

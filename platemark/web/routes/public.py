@@ -34,6 +34,7 @@ def hit_public(request: Request, hit: SearchHit) -> SearchHitPublic:
         record=record_public(request, hit.record),
         score=hit.score,
         verified=hit.verification.verified,
+        verdict=str(hit.verdict),
         inliers=hit.verification.inliers,
         similarity=round(hit.similarity, 4),
         region=hit.verification.region,

@@ -167,12 +167,24 @@ async function search() {
   }
 }
 
+// What each verdict (from the API) says to the person who took the photo.
+const VERDICTS = {
+  answer: "Verified match",
+  also_in_photo: "Also in your photo",
+  related: "Related: a similar picture",
+  candidate: "Not verified: looks similar",
+};
+// Saved searches from before verdicts existed say only whether a hit was verified.
+const verdictOf = (hit) => hit.verdict || (hit.verified ? "answer" : "candidate");
+const claimsMatch = (hit) => ["answer", "also_in_photo"].includes(verdictOf(hit));
+
 function render(result) {
   state.lastSearch = result;
-  const verified = result.data.filter((hit) => hit.verified).length;
+  const found = result.data.filter(claimsMatch).length;
   showStatus(result.count === 0 ? "No records match these filters."
-    : `${verified ? `${verified} verified match${verified > 1 ? "es" : ""}` : "No verified match: "
-      + "the print may not be in the collection. Closest records:"} (${Math.round(result.elapsed_ms)} ms)`);
+    : `${found === 1 ? "1 verified match" : found ? `${found} prints found in your photo`
+      : "No verified match: the print may not be in the collection. Closest records:"}`
+      + ` (${Math.round(result.elapsed_ms)} ms)`);
   const list = $("#result-list");
   list.replaceChildren(...result.data.map((hit, index) => card(hit, index)));
   $("#results").hidden = false;
@@ -182,13 +194,16 @@ function card(hit, index) {
   const { record } = hit;
   const m = record.metadata;
   const item = document.createElement("li");
-  item.className = `card${hit.verified ? " verified" : ""}`;
+  const claimed = claimsMatch(hit);
+  const outline = claimed ? hit.region : null; // only a verified match has a region worth drawing
+  item.className = `card ${verdictOf(hit)}${claimed ? " verified" : ""}`;
   item.dataset.recordId = record.record_id;
-  item.append(overlay(record.thumb_url, record.width, record.height, hit.region,
-    `${m.title || record.record_id}${hit.region ? ", matched region outlined" : ""}`));
+  item.dataset.verdict = verdictOf(hit);
+  item.append(overlay(record.thumb_url, record.width, record.height, outline,
+    `${m.title || record.record_id}${outline ? ", the part your photo shows outlined" : ""}`));
   const body = document.createElement("div");
   body.className = "body";
-  const badge = el("span", hit.verified ? "Verified match" : "Not verified", `badge${hit.verified ? " ok" : ""}`);
+  const badge = el("span", VERDICTS[verdictOf(hit)], `badge${claimed ? " ok" : ""}`);
   body.append(badge, el("h3", m.title || record.record_id));
   const facts = [m.person, m.date, m.inventory_number, m.institution, m.image_licence].filter(Boolean);
   for (const fact of facts) body.append(el("p", fact, "meta"));
@@ -235,8 +250,8 @@ function openDetail(index) {
   const { record } = hit;
   $("#detail-title").textContent = record.metadata.title || record.record_id;
   $("#detail-query").replaceChildren(overlay(result.query_url, result.query_width, result.query_height,
-    hit.query_region, "Your photo, with the print's outline"));
-  const image = overlay(record.image_url, record.width, record.height, hit.region,
+    claimsMatch(hit) ? hit.query_region : null, "Your photo, with the print's outline"));
+  const image = overlay(record.image_url, record.width, record.height, claimsMatch(hit) ? hit.region : null,
     "Catalogue image, with the part your photo shows");
   image.querySelector("img").loading = "eager";
   zoom = zoomable($("#detail-record"), image, record);
