@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,72 @@ def test_upload_shows_results_with_verified_badge(page, photos: Path) -> None:
     assert first.locator(".badge").inner_text() == "Verified match"
     assert first.locator("polygon").count() == 1
     assert "verified match" in page.inner_text("#status")
+
+
+@pytest.fixture(scope="module")
+def big_rotated_photo(tmp_path_factory: pytest.TempPathFactory, sample_images: dict) -> Path:
+    """A 12 MP phone JPEG of the camera print, stored sideways with EXIF orientation 6."""
+    import cv2
+
+    from platemark.simulate.photos import PhotoSettings, phone_photo
+
+    upright = phone_photo(sample_images["camera"], np.random.default_rng(4), PhotoSettings(quarter_turn=0))
+    upright = cv2.resize(upright, (3000, 4000), interpolation=cv2.INTER_CUBIC)  # portrait, as held
+    noise = np.random.default_rng(5).normal(0, 5, upright.shape)  # a sensor's: 12 MP photos are 3-5 MB
+    upright = np.clip(upright + noise, 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to show": the pixels are stored turned the other way
+    path = tmp_path_factory.mktemp("big") / "IMG_0001.jpg"
+    Image.fromarray(np.ascontiguousarray(np.rot90(upright, 1))).save(path, quality=92, exif=exif)
+    return path
+
+
+def search_and_wait_for_answer(page, photo: Path) -> dict:
+    page.set_input_files("#file", str(photo))
+    with page.expect_response("**/api/search") as response:
+        page.click("#search")
+    page.wait_for_selector("#result-list .card")
+    return response.value.json()
+
+
+def test_photo_is_sent_upright_and_downscaled(page, big_rotated_photo: Path) -> None:
+    sent = []
+    page.on("request", lambda request: sent.append(len(request.post_data_buffer or b"")))
+    result = search_and_wait_for_answer(page, big_rotated_photo)
+    assert (result["query_width"], result["query_height"]) == (1200, 1600)  # EXIF applied, then 1600 px
+    assert max(sent) < 1_000_000 < big_rotated_photo.stat().st_size
+    assert result["data"][0]["record"]["record_id"] == "camera" and result["data"][0]["verdict"] == "answer"
+
+
+def test_12_mp_photo_on_slow_3g_reaches_a_result_in_view_within_15_s(page, big_rotated_photo: Path) -> None:
+    cdp = page.context.new_cdp_session(page)
+    slow_3g = {
+        "offline": False,
+        "latency": 400,
+        "downloadThroughput": 500 * 1024 / 8,
+        "uploadThroughput": 500 * 1024 / 8,
+    }
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", slow_3g)
+    started = time.monotonic()
+    search_and_wait_for_answer(page, big_rotated_photo)
+    elapsed = time.monotonic() - started
+    assert elapsed < 15, elapsed
+    first = page.locator("#result-list .card").first
+    deadline = time.monotonic() + 5
+    while not first.is_visible() or first.bounding_box()["y"] > page.viewport_size["height"]:
+        assert time.monotonic() < deadline, "the best match was not brought into view"
+        time.sleep(0.1)
+
+
+def test_a_bad_file_clears_the_previous_photo_and_results(page, photos: Path, tmp_path: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    page.set_input_files("#file", str(broken))
+    page.wait_for_selector("#status.error")
+    assert page.locator("#results").is_hidden() and page.locator("#editor").is_hidden()
+    assert page.locator("#result-list .card").count() == 0 and "search=" not in page.url
 
 
 def test_two_prints_on_one_wall_are_the_answer_and_also_in_the_photo(page, photos: Path) -> None:

@@ -28,12 +28,38 @@ async function usePhoto(file) {
   try {
     state.bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
-    return showError("This file is not an image the browser can show.");
+    forgetPhoto(); // Search must not search the previous photo again
+    return showError("This file is not an image the browser can show. Choose another photo.");
   }
   Object.assign(state, { file, rotate: 0, crop: null });
   $("#editor").hidden = false;
   drawPreview();
   showStatus("Crop to the print if you like, then search.");
+}
+
+function forgetPhoto() {
+  Object.assign(state, { file: null, bitmap: null, rotate: 0, crop: null, lastSearch: null });
+  $("#editor").hidden = true;
+  $("#results").hidden = true;
+  $("#result-list").replaceChildren();
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+// The photo as uploaded: upright (EXIF orientation applied by the browser) and at most
+// UPLOAD_SIDE pixels long, the size the server searches at, so a 12 MP phone photo sends a few
+// hundred kilobytes, not megabytes. Returns the file and the factor photo pixels were scaled by.
+const UPLOAD_SIDE = 1600;
+
+async function uploadablePhoto() {
+  const { bitmap, file } = state;
+  const scale = Math.min(1, UPLOAD_SIDE / Math.max(bitmap.width, bitmap.height));
+  if (scale === 1 && file.type === "image/jpeg") return [file, 1];
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  return [blob, canvas.width / bitmap.width];
 }
 
 // ---- preview, rotation and crop ---------------------------------------------------------------
@@ -149,17 +175,22 @@ function filterFields(form) {
 $("#search").addEventListener("click", search);
 
 async function search() {
-  const form = new FormData();
-  form.append("image", state.file, state.file.name || "photo.jpg");
-  form.append("rotate", state.rotate);
-  if (state.crop) form.append("crop", state.crop.map(Math.round).join(","));
-  filterFields(form);
-  showStatus("Searching…", true);
+  if (!state.file) return showError("Choose a photo first.");
   $("#search").disabled = true;
+  showStatus("Preparing the photo…", true);
+  $("#status").scrollIntoView({ behavior: "smooth", block: "nearest" });
   try {
-    const result = await api("api/search", { method: "POST", body: form });
+    const [photo, scale] = await uploadablePhoto();
+    const form = new FormData();
+    form.append("image", photo, "photo.jpg");
+    form.append("rotate", state.rotate);
+    if (state.crop) form.append("crop", state.crop.map((v) => Math.round(v * scale)).join(","));
+    filterFields(form);
+    const result = await upload("api/search", form, (sent) => showStatus(sent < 1
+      ? `Uploading the photo… ${Math.round(sent * 100)} %` : "Searching the collection…", true));
     history.replaceState(null, "", `#search=${result.search_id}`);
     render(result);
+    $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
   } catch (error) {
     showError(error.message);
   } finally {
@@ -313,20 +344,48 @@ async function openShared() {
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
+const UNREACHABLE = "The server cannot be reached. Check your connection and try again.";
+
 async function api(path, options) {
   let response;
   try {
     response = await fetch(path, options);
   } catch {
-    throw new Error("The server cannot be reached. Check your connection and try again.");
+    throw new Error(UNREACHABLE);
   }
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const wait = response.headers.get("Retry-After");
-    const detail = body.detail || `The server answered ${response.status}.`;
-    throw new Error(wait ? `${detail} (in about ${wait} s)` : detail);
-  }
-  return body;
+  return answer(response.ok, response.status, body, response.headers.get("Retry-After"));
+}
+
+// A POST whose upload progress (0-1, then 1 while the server works) goes to onProgress: fetch
+// cannot report it, XMLHttpRequest can.
+function upload(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", path);
+    request.responseType = "json";
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    request.upload.addEventListener("load", () => onProgress(1));
+    request.addEventListener("load", () => {
+      try {
+        const ok = request.status >= 200 && request.status < 300;
+        resolve(answer(ok, request.status, request.response || {}, request.getResponseHeader("Retry-After")));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    request.addEventListener("error", () => reject(new Error(UNREACHABLE)));
+    onProgress(0);
+    request.send(form);
+  });
+}
+
+function answer(ok, status, body, wait) {
+  if (ok) return body;
+  const detail = body.detail || `The server answered ${status}.`;
+  throw new Error(wait ? `${detail} (in about ${wait} s)` : detail);
 }
 
 // Only http(s) links become links: a catalogue's javascript: or data: URL stays inert text.
