@@ -264,3 +264,53 @@ def test_page_says_how_long_photos_are_kept_and_sharing_keeps_them_longer(page, 
     playwright_api.expect(page.locator("#status")).to_contain_text("ink")  # "Link copied." or the link itself
     after = page.request.get(f"{server}api/searches/{search_id}").json()["expires_at"]
     assert after - before > 25 * 86400
+
+
+def contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """WCAG contrast ratio of two sRGB colours."""
+
+    def luminance(rgb: tuple[int, ...]) -> float:
+        linear = [(c / 255 / 12.92) if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb[:3]]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_focus_ring_stands_out_at_3_to_1(page) -> None:
+    import re
+
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineColor")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    ring, paper = (tuple(int(v) for v in re.findall(r"\d+", c)[:3]) for c in (outline, background))
+    assert contrast(ring, paper) >= 3 and contrast(ring, (255, 255, 255)) >= 3
+
+
+def test_drop_area_opens_the_file_picker_from_the_keyboard(page) -> None:
+    page.focus("#dropzone")
+    with page.expect_file_chooser():
+        page.keyboard.press("Enter")
+
+
+def test_years_backwards_are_caught_before_searching_and_filters_reset(page, photos: Path) -> None:
+    page.set_input_files("#file", str(photos / "camera.jpg"))
+    page.click("#filters summary")
+    page.fill("#f-year-min", "1900")
+    page.fill("#f-year-max", "1800")
+    page.fill("#f-person", "Dürer")
+    searches = []
+    page.on("request", lambda request: searches.append(request.url) if "/api/search" in request.url else None)
+    page.click("#search")
+    assert "before" in page.inner_text("#status.error") and not searches
+    page.click("#reset-filters")
+    assert page.input_value("#f-year-min") == page.input_value("#f-person") == ""
+
+
+def test_details_speak_plain_language(page, photos: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    page.locator("#result-list .card").first.locator("button", has_text="Details").click()
+    labels = page.locator("#detail-metadata th").all_inner_texts()
+    assert labels[0] == "Match" and "Artist or maker" in labels and "Title" in labels
+    assert not {"inliers", "similarity", "verified", "record url"} & {label.lower() for label in labels}
+    assert page.locator("#detail-metadata td").first.inner_text() == "Verified match"

@@ -11,6 +11,12 @@ for (const input of [$("#camera"), $("#file")]) {
   input.addEventListener("change", () => input.files[0] && usePhoto(input.files[0]));
 }
 const dropzone = $("#dropzone");
+dropzone.addEventListener("keydown", (event) => {
+  if (event.target === dropzone && (event.key === "Enter" || event.key === " ")) {
+    event.preventDefault();
+    $("#file").click();
+  }
+});
 dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
 dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
 dropzone.addEventListener("drop", (event) => {
@@ -161,9 +167,25 @@ async function loadFilters() {
 
 $("#filter-form").addEventListener("submit", (event) => {
   event.preventDefault();
+  if (!yearsInOrder()) return;
   if (state.file) search();
   else showStatus("Filters are set; they apply to your next search.");
 });
+$("#filter-form").addEventListener("reset", () => {
+  setTimeout(() => showStatus(state.file ? "Filters reset; search again to apply." : "Filters reset."));
+});
+
+// "from" after "to" is caught here, with the fields named, before the server would refuse it.
+function yearsInOrder() {
+  const from = $("#f-year-min"), to = $("#f-year-max");
+  const wrong = from.value !== "" && to.value !== "" && Number(from.value) > Number(to.value);
+  to.setCustomValidity(wrong ? "The end year is before the start year." : "");
+  if (wrong) {
+    showError("Years: “to” is before “from”. Swap them or clear one.");
+    to.focus();
+  }
+  return !wrong;
+}
 
 function filterFields(form) {
   for (const [name, value] of new FormData($("#filter-form"))) {
@@ -176,6 +198,7 @@ $("#search").addEventListener("click", search);
 
 async function search() {
   if (!state.file) return showError("Choose a photo first.");
+  if (!yearsInOrder()) return;
   $("#search").disabled = true;
   showStatus("Preparing the photo…", true);
   $("#status").scrollIntoView({ behavior: "smooth", block: "nearest" });
@@ -242,6 +265,7 @@ function card(hit, index) {
     + `${hit.inliers} matching points`, "meta"));
   if (isWebLink(m.record_url)) {
     const link = el("a", "Catalogue record");
+    link.setAttribute("aria-label", `Catalogue record: ${m.title || record.record_id}`);
     link.href = m.record_url;
     link.target = "_blank";
     link.rel = "noopener";
@@ -300,16 +324,27 @@ function openDetail(index) {
     link.rel = "noopener";
     return link;
   }));
-  const rows = Object.entries({ collection: record.collection, record_id: record.record_id, ...record.metadata,
-    verified: hit.verified ? "yes" : "no", inliers: hit.inliers, similarity: hit.similarity });
-  $("#detail-metadata").replaceChildren(...rows.map(([key, value]) => {
+  const shown = Object.entries({ match: VERDICTS[verdictOf(hit)], ...record.metadata,
+    collection: record.collection, record_id: record.record_id, matching_points: hit.inliers })
+    .filter(([key, value]) => !HIDDEN_FIELDS.has(key) && value !== "" && value !== null);
+  $("#detail-metadata").replaceChildren(...shown.map(([key, value]) => {
     const row = el("tr");
-    row.append(el("th", key.replaceAll("_", " ")), el("td", String(value)));
+    row.append(el("th", FIELD_LABELS[key] || sentenceCase(key)), el("td", String(value)));
     return row;
   }));
   $("#detail").showModal();
 }
 $("#detail-close").addEventListener("click", () => $("#detail").close());
+
+// Plain-language names of the catalogue's columns; links are shown as links above the table.
+const FIELD_LABELS = {
+  match: "Match", title: "Title", person: "Artist or maker", date: "Date", inventory_number: "Inventory number",
+  classification: "Type", material_technique: "Technique", institution: "Institution", credit_line: "Credit line",
+  image_licence: "Image licence", relations: "Related records", collection: "Collection",
+  record_id: "Record number", matching_points: "Matching points (photo and record)",
+};
+const HIDDEN_FIELDS = new Set(["record_url", "image_url"]);
+const sentenceCase = (key) => key.charAt(0).toUpperCase() + key.slice(1).replaceAll("_", " ");
 let zoom = null;
 $("#zoom-in").addEventListener("click", () => zoom && zoom.zoomIn());
 $("#zoom-out").addEventListener("click", () => zoom && zoom.zoomOut());
