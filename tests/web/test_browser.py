@@ -213,6 +213,22 @@ def test_share_link_reopens_the_search(page, browser, photos: Path) -> None:
     other.context.close()
 
 
+def test_share_link_of_a_filtered_search_restores_and_shows_its_filters(page, browser, photos: Path) -> None:
+    page.set_input_files("#file", str(photos / "camera.jpg"))
+    page.click("#filters summary")
+    page.select_option("#f-collection", "samples")
+    page.fill("#f-person", "scikit")
+    page.click("#search")
+    page.wait_for_selector("#result-list .card")
+    assert "Filtered by collection samples, person “scikit”." in page.inner_text("#status")
+    other = browser.new_context().new_page()
+    other.goto(page.url)
+    other.wait_for_selector("#result-list .card")
+    assert "Filtered by collection samples, person “scikit”." in other.inner_text("#status")
+    assert other.input_value("#f-collection") == "samples" and other.input_value("#f-person") == "scikit"
+    other.context.close()
+
+
 def test_unknown_upload_shows_readable_error(page, tmp_path: Path) -> None:
     fake = tmp_path / "fake.jpg"
     fake.write_bytes(b"not an image at all")

@@ -156,7 +156,8 @@ async function loadFilters() {
   const values = await api("api/filters");
   for (const [key, selector] of Object.entries(FILTER_SELECTS)) {
     const select = $(selector);
-    for (const value of values[key]) select.add(new Option(value, value));
+    const present = new Set([...select.options].map((o) => o.value)); // a shared search may have set one
+    for (const value of values[key]) if (!present.has(value)) select.add(new Option(value, value));
     select.closest("label").hidden = values[key].length === 0;
   }
   if (values.years.length) {
@@ -235,10 +236,11 @@ const claimsMatch = (hit) => ["answer", "also_in_photo"].includes(verdictOf(hit)
 function render(result) {
   state.lastSearch = result;
   const found = result.data.filter(claimsMatch).length;
-  showStatus(result.count === 0 ? "No records match these filters."
+  const filters = describeFilters(result.request);
+  showStatus((result.count === 0 ? "No records match these filters."
     : `${found === 1 ? "1 verified match" : found ? `${found} prints found in your photo`
       : "No verified match: the print may not be in the collection. Closest records:"}`
-      + ` (${Math.round(result.elapsed_ms)} ms)`);
+      + ` (${Math.round(result.elapsed_ms)} ms)`) + (filters ? ` Filtered by ${filters}.` : ""));
   const list = $("#result-list");
   list.replaceChildren(...result.data.map((hit, index) => card(hit, index)));
   $("#results").hidden = false;
@@ -372,10 +374,43 @@ async function openShared() {
   if (!id) return;
   showStatus("Opening shared search…", true);
   try {
-    render(await api(`api/searches/${encodeURIComponent(id)}`));
+    const result = await api(`api/searches/${encodeURIComponent(id)}`);
+    restoreFilters(result.request);
+    render(result);
   } catch (error) {
     showError(error.message);
   }
+}
+
+// The filters a search was made with, in words ("" for none).
+function describeFilters(request) {
+  if (!request) return "";
+  const parts = [];
+  for (const [key, label] of [["collection", "collection"], ["classification", "type"],
+    ["material_technique", "technique"], ["institution", "institution"]]) {
+    if (request[key] && request[key].length) parts.push(`${label} ${request[key].join(" or ")}`);
+  }
+  if (request.year_min !== null || request.year_max !== null) {
+    parts.push(`years ${request.year_min ?? "…"}–${request.year_max ?? "…"}`);
+  }
+  if (request.person) parts.push(`person “${request.person}”`);
+  return parts.join(", ");
+}
+
+// A shared search's filters put back into the form, so a new search keeps them.
+function restoreFilters(request) {
+  if (!request) return;
+  const selects = { collection: "#f-collection", classification: "#f-classification",
+    material_technique: "#f-technique", institution: "#f-institution" };
+  for (const [key, selector] of Object.entries(selects)) {
+    const value = (request[key] || [])[0];
+    if (value && ![...$(selector).options].some((o) => o.value === value)) $(selector).add(new Option(value, value));
+    $(selector).value = value || "";
+  }
+  $("#f-year-min").value = request.year_min ?? "";
+  $("#f-year-max").value = request.year_max ?? "";
+  $("#f-person").value = request.person || "";
+  if (describeFilters(request)) $("#filters").open = true;
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
