@@ -13,6 +13,7 @@ import email.utils
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -78,7 +79,7 @@ class _HostGate:
         self.unreachable = 0
 
     @contextmanager
-    def turn(self) -> Any:
+    def turn(self) -> Iterator[None]:
         with self.slots:
             with self.lock:
                 wait = self.next_start - time.monotonic()

@@ -89,6 +89,8 @@ def download(
     local = [r for r in records if isinstance(r.image, Path)]
     remote = [r for r in records if not isinstance(r.image, Path)]
     result = HarvestResult(local, [])
+    # More threads than connections allowed: the per-host gates do the limiting, and a harvest
+    # from several hosts keeps each of them busy.
     threads = max(1, min(32, fetcher.politeness.per_host * 4))
     with (
         ThreadPoolExecutor(threads) as pool,

@@ -1,0 +1,1 @@
+"""IIIF: reading Presentation manifests and Image API services, and links back into them."""
