@@ -304,9 +304,14 @@ def test_focus_ring_stands_out_at_3_to_1(page) -> None:
 
 
 def test_drop_area_opens_the_file_picker_from_the_keyboard(page) -> None:
+    # Headless Chromium shows the picker for a script's click only now and then, so the test
+    # checks the click on the file input that a browser turns into its picker.
+    page.evaluate(
+        "document.querySelector('#file').addEventListener('click', () => document.body.dataset.picked = 'yes')"
+    )
     page.focus("#dropzone")
-    with page.expect_file_chooser():
-        page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    assert page.locator("body").get_attribute("data-picked") == "yes"
 
 
 def test_years_backwards_are_caught_before_searching_and_filters_reset(page, photos: Path) -> None:
