@@ -71,18 +71,19 @@ class ImageService:
         sizes = tuple(
             (int(s["width"]), int(s["height"]))
             for s in info.get("sizes") or []
-            if isinstance(s, dict) and _positive(s.get("width")) and _positive(s.get("height"))
+            if isinstance(s, dict) and positive_int(s.get("width")) and positive_int(s.get("height"))
         )
+        level = _level(info.get("profile"))
         return replace(
             self,
             version=_version(info) or self.version,
-            level=_level(info.get("profile")) if _level(info.get("profile")) is not None else self.level,
-            width=_positive(info.get("width")) or self.width,
-            height=_positive(info.get("height")) or self.height,
+            level=self.level if level is None else level,
+            width=positive_int(info.get("width")) or self.width,
+            height=positive_int(info.get("height")) or self.height,
             sizes=sizes,
-            tile_width=_positive(tiles.get("width")),
-            tile_height=_positive(tiles.get("height")) or _positive(tiles.get("width")),
-            scale_factors=tuple(sorted(int(f) for f in tiles.get("scaleFactors") or [] if _positive(f))),
+            tile_width=positive_int(tiles.get("width")),
+            tile_height=positive_int(tiles.get("height")) or positive_int(tiles.get("width")),
+            scale_factors=tuple(sorted(int(f) for f in tiles.get("scaleFactors") or [] if positive_int(f))),
         )
 
     def image_url(self, side: int) -> str | None:
@@ -182,8 +183,8 @@ def service_from_manifest(block: Any) -> ImageService | None:
                 sid.rstrip("/").removesuffix("/info.json"),
                 version,
                 _level(profile),
-                _positive(entry.get("width")),
-                _positive(entry.get("height")),
+                positive_int(entry.get("width")),
+                positive_int(entry.get("height")),
             )
     return None
 
@@ -212,5 +213,6 @@ def _level(profile: Any) -> int | None:
     return int(match[1]) if match else None
 
 
-def _positive(value: Any) -> int | None:
+def positive_int(value: Any) -> int | None:
+    """A JSON value as a positive whole number of pixels, or None (missing, zero, text, true)."""
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None

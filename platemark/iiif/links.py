@@ -12,7 +12,7 @@ import base64
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from platemark.iiif.image_api import ImageService
 
@@ -108,8 +108,6 @@ def content_state(target: str, manifest: str | None) -> str:
 
 def decode_content_state(encoded: str) -> dict[str, Any]:
     """The annotation inside an encoded Content State (the inverse of `content_state`)."""
-    from urllib.parse import unquote
-
     padded = encoded + "=" * (-len(encoded) % 4)
     return json.loads(unquote(base64.urlsafe_b64decode(padded).decode()))
 

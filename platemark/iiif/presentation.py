@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from platemark.errors import SourceError
-from platemark.iiif.image_api import ImageService, service_from_manifest
+from platemark.iiif.image_api import ImageService, positive_int, service_from_manifest
 from platemark.ingest.metadata import canonical_name
 
 #: Metadata labels museums use -> platemark column (after `canonical_name`).
@@ -90,10 +90,8 @@ class Listing:
 
 def kind(doc: Any) -> str:
     """ "Manifest", "Collection" or "" for a parsed document."""
-    if not isinstance(doc, dict):
-        return ""
-    value = str(doc.get("type") or doc.get("@type") or "")
-    return value.removeprefix("sc:") if value.removeprefix("sc:") in ("Manifest", "Collection") else ""
+    value = kind_of(doc) if isinstance(doc, dict) else ""
+    return value if value in ("Manifest", "Collection") else ""
 
 
 def version_of(doc: dict[str, Any]) -> int:
@@ -155,8 +153,8 @@ def parse_manifest(doc: dict[str, Any], fallback_id: str = "") -> Manifest:
             CanvasImage(
                 record_id,
                 resource_id(canvas),
-                _int(canvas.get("width")),
-                _int(canvas.get("height")),
+                positive_int(canvas.get("width")),
+                positive_int(canvas.get("height")),
                 url,
                 service,
             )
@@ -257,7 +255,7 @@ def _images(canvas: dict[str, Any], version: int) -> list[tuple[str, ImageServic
             continue
         url, service = resource_id(body), service_from_manifest(body.get("service"))
         if service and not (service.width and service.height):
-            service = replace(service, width=_int(body.get("width")), height=_int(body.get("height")))
+            service = replace(service, width=positive_int(body.get("width")), height=positive_int(body.get("height")))
         if url.startswith(("http://", "https://")) or service:
             images.append((url, service))
     return images
@@ -283,10 +281,6 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
 
 
 class _TextOnly(HTMLParser):
