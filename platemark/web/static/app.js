@@ -149,16 +149,26 @@ function turn(degrees) {
 }
 
 // ---- filters ----------------------------------------------------------------------------------
-const FILTER_SELECTS = { collections: "#f-collection", classification: "#f-classification",
-  material_technique: "#f-technique", institution: "#f-institution" };
+// The select filters: the search request's field, the /api/filters list of its values, the
+// form's select, and what the status line calls it.
+const SELECT_FILTERS = [
+  { field: "collection", values: "collections", select: "#f-collection", words: "collection" },
+  { field: "classification", values: "classification", select: "#f-classification", words: "type" },
+  { field: "material_technique", values: "material_technique", select: "#f-technique", words: "technique" },
+  { field: "institution", values: "institution", select: "#f-institution", words: "institution" },
+];
+
+// Adds a value to a select unless it is there (a shared search may set one before the list loads).
+function addOption(select, value) {
+  if (![...select.options].some((option) => option.value === value)) select.add(new Option(value, value));
+}
 
 async function loadFilters() {
   const values = await api("api/filters");
-  for (const [key, selector] of Object.entries(FILTER_SELECTS)) {
-    const select = $(selector);
-    const present = new Set([...select.options].map((o) => o.value)); // a shared search may have set one
-    for (const value of values[key]) if (!present.has(value)) select.add(new Option(value, value));
-    select.closest("label").hidden = values[key].length === 0;
+  for (const filter of SELECT_FILTERS) {
+    const select = $(filter.select);
+    for (const value of values[filter.values]) addOption(select, value);
+    select.closest("label").hidden = values[filter.values].length === 0;
   }
   if (values.years.length) {
     $("#f-year-min").placeholder = values.years[0];
@@ -386,9 +396,8 @@ async function openShared() {
 function describeFilters(request) {
   if (!request) return "";
   const parts = [];
-  for (const [key, label] of [["collection", "collection"], ["classification", "type"],
-    ["material_technique", "technique"], ["institution", "institution"]]) {
-    if (request[key] && request[key].length) parts.push(`${label} ${request[key].join(" or ")}`);
+  for (const { field, words } of SELECT_FILTERS) {
+    if (request[field] && request[field].length) parts.push(`${words} ${request[field].join(" or ")}`);
   }
   if (request.year_min !== null || request.year_max !== null) {
     parts.push(`years ${request.year_min ?? "…"}–${request.year_max ?? "…"}`);
@@ -400,12 +409,10 @@ function describeFilters(request) {
 // A shared search's filters put back into the form, so a new search keeps them.
 function restoreFilters(request) {
   if (!request) return;
-  const selects = { collection: "#f-collection", classification: "#f-classification",
-    material_technique: "#f-technique", institution: "#f-institution" };
-  for (const [key, selector] of Object.entries(selects)) {
-    const value = (request[key] || [])[0];
-    if (value && ![...$(selector).options].some((o) => o.value === value)) $(selector).add(new Option(value, value));
-    $(selector).value = value || "";
+  for (const { field, select } of SELECT_FILTERS) {
+    const value = (request[field] || [])[0];
+    if (value) addOption($(select), value);
+    $(select).value = value || "";
   }
   $("#f-year-min").value = request.year_min ?? "";
   $("#f-year-max").value = request.year_max ?? "";
