@@ -147,6 +147,11 @@ class Catalog(ABC):
         """SQL for one metadata field as text."""
 
     @abstractmethod
+    def _text_match(self, words: list[str]) -> tuple[str, list[Any]]:
+        """SQL condition on `records` (and its parameters): the record's text has a word starting
+        with each of `words`; answered by the backend's full-text index."""
+
+    @abstractmethod
     def nearest(self, vector: np.ndarray, k: int, where: RecordFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keys and cosine similarities of the k records whose global vectors are closest to `vector`."""
 
@@ -470,7 +475,7 @@ class Catalog(ABC):
         return values
 
     def _where(self, where: RecordFilter | None) -> tuple[str, list[Any]]:
-        return where.sql(self._json_text) if where is not None else ("1 = 1", [])
+        return where.sql(self._json_text, self._text_match) if where is not None else ("1 = 1", [])
 
     def global_vectors(self, keys: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keys and global vectors (N, dim) of the given records (all when None), in key order."""

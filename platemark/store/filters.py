@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,9 @@ FACETS = ("classification", "material_technique", "institution")
 YEAR_RANGE = (-9999, 9999)
 #: Longest `person` text searched for.
 MAX_PERSON_CHARS = 200
+#: Longest full-text query, and most words one may have.
+MAX_TEXT_CHARS = 200
+MAX_TEXT_WORDS = 12
 
 
 class UnknownFilterValue(PlatemarkError):
@@ -25,7 +29,9 @@ class RecordFilter:
     """Conditions a record must meet; empty fields mean "any".
 
     `person` matches case-insensitively anywhere in the person field; the facet
-    fields and collections must match one of the given values exactly.
+    fields and collections must match one of the given values exactly. `text` is a
+    full-text query over the record id and every metadata value, answered by the store's
+    own index: every word must begin a word of the record ("rembr etch" finds Rembrandt's etchings).
     """
 
     collections: tuple[str, ...] = ()
@@ -35,6 +41,7 @@ class RecordFilter:
     material_technique: tuple[str, ...] = ()
     institution: tuple[str, ...] = ()
     person: str | None = None
+    text: str | None = None
 
     @classmethod
     def of(
@@ -47,6 +54,7 @@ class RecordFilter:
         year_min: int | None = None,
         year_max: int | None = None,
         person: str | None = None,
+        text: str | None = None,
     ) -> RecordFilter:
         """A filter from request parameters, where lists may be missing or repeat values and text be empty."""
         return cls(
@@ -57,17 +65,27 @@ class RecordFilter:
             material_technique=_distinct(material_technique),
             institution=_distinct(institution),
             person=person or None,
+            text=text.strip() or None if text else None,
         )
 
     @property
     def empty(self) -> bool:
         return self == RecordFilter()
 
-    def sql(self, json_text: Callable[[str], str]) -> tuple[str, list[Any]]:
+    @property
+    def words(self) -> list[str]:
+        """The words of the full-text query, lower case, punctuation dropped."""
+        return re.findall(r"[^\W_]+", (self.text or "").lower())[:MAX_TEXT_WORDS]
+
+    def sql(
+        self, json_text: Callable[[str], str], text_match: Callable[[list[str]], tuple[str, list[Any]]]
+    ) -> tuple[str, list[Any]]:
         """The filter as an SQL condition on `records` and its parameters (`?` placeholders).
 
         Args:
             json_text: SQL for one metadata field as text, in the catalog's dialect.
+            text_match: SQL condition (and parameters) that a record contains all these words,
+                through the catalog's full-text index.
         """
         clauses, params = ["1 = 1"], []
         if self.collections:
@@ -87,6 +105,13 @@ class RecordFilter:
             escaped = self.person.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append(f"lower(coalesce({json_text('person')}, '')) LIKE ? ESCAPE '\\'")
             params.append(f"%{escaped}%")
+        if self.text:
+            if not (words := self.words):
+                clauses.append("1 = 0")  # only punctuation: nothing to find
+            else:
+                clause, more = text_match(words)
+                clauses.append(clause)
+                params += more
         return " AND ".join(clauses), params
 
     def check(self, known: dict[str, list]) -> None:
@@ -96,6 +121,8 @@ class RecordFilter:
                 raise UnknownFilterValue(f"year {year} is outside {YEAR_RANGE[0]}..{YEAR_RANGE[1]}")
         if self.person and len(self.person) > MAX_PERSON_CHARS:
             raise UnknownFilterValue(f"person is longer than {MAX_PERSON_CHARS} characters")
+        if self.text and len(self.text) > MAX_TEXT_CHARS:
+            raise UnknownFilterValue(f"text is longer than {MAX_TEXT_CHARS} characters")
         if self.collections:
             _check_known("collection", self.collections, known["collections"])
         for facet in FACETS:

@@ -7,6 +7,7 @@ The SQLite steps use IF NOT EXISTS so that catalogs made before the ledger exist
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -75,6 +76,29 @@ SQLITE = (
         # A harvested record's manifest, canvas and Image API service (JSON), for IIIF links out.
         "ALTER TABLE records ADD COLUMN iiif TEXT;",
     ),
+    Migration(
+        "0005_full_text",
+        # Browse's text search: the record id and every metadata value, kept in step by triggers.
+        """
+        CREATE VIRTUAL TABLE records_text USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO records_text (rowid, body)
+            SELECT id, collection || ' ' || record_id || ' ' ||
+                   coalesce((SELECT group_concat(value, ' ') FROM json_each(records.metadata)), '')
+            FROM records;
+        CREATE TRIGGER records_text_insert AFTER INSERT ON records BEGIN
+            INSERT INTO records_text (rowid, body) VALUES (new.id, new.collection || ' ' || new.record_id || ' ' ||
+                coalesce((SELECT group_concat(value, ' ') FROM json_each(new.metadata)), ''));
+        END;
+        CREATE TRIGGER records_text_update AFTER UPDATE OF collection, record_id, metadata ON records BEGIN
+            DELETE FROM records_text WHERE rowid = old.id;
+            INSERT INTO records_text (rowid, body) VALUES (new.id, new.collection || ' ' || new.record_id || ' ' ||
+                coalesce((SELECT group_concat(value, ' ') FROM json_each(new.metadata)), ''));
+        END;
+        CREATE TRIGGER records_text_delete AFTER DELETE ON records BEGIN
+            DELETE FROM records_text WHERE rowid = old.id;
+        END;
+        """,
+    ),
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -132,6 +156,18 @@ POSTGRES = (
         # A harvested record's manifest, canvas and Image API service (JSON), for IIIF links out.
         "ALTER TABLE records ADD COLUMN iiif TEXT;",
     ),
+    Migration(
+        "0005_full_text",
+        # Browse's text search: the record id and every metadata value. The 'simple' configuration
+        # lowercases without stemming, as catalogues mix languages (SQLite's index also folds accents).
+        """
+        ALTER TABLE records ADD COLUMN text_search tsvector GENERATED ALWAYS AS (
+            to_tsvector('simple', collection || ' ' || record_id)
+            || jsonb_to_tsvector('simple', CAST(metadata AS jsonb), '["string", "numeric"]')
+        ) STORED;
+        CREATE INDEX records_text_search ON records USING gin (text_search);
+        """,
+    ),
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -168,5 +204,14 @@ def migrate(catalog: Catalog) -> list[str]:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a step into statements (executescript would commit the surrounding transaction)."""
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a step into statements (executescript would commit the surrounding transaction).
+
+    A trigger's body has semicolons of its own: pieces are joined until they make a complete statement.
+    """
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    return [s for s in statements if s]

@@ -123,6 +123,10 @@ class PostgresCatalog(Catalog):
     def _json_text(self, field: str) -> str:
         return f"(CAST(metadata AS jsonb) ->> '{field}')"
 
+    def _text_match(self, words: list[str]) -> tuple[str, list[Any]]:
+        # tsquery syntax: word:* is a prefix, & joins terms that must all occur.
+        return "records.text_search @@ to_tsquery('simple', ?)", [" & ".join(f"{word}:*" for word in words)]
+
     def nearest(self, vector: np.ndarray, k: int, where: RecordFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Through the HNSW index; a filter that leaves the graph search short falls back to exact search."""
         filtered = where is not None and not where.empty

@@ -10,6 +10,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,12 @@ class SQLiteCatalog(Catalog):
 
     def _json_text(self, field: str) -> str:
         return f"json_extract(metadata, '$.{field}')"
+
+    def _text_match(self, words: list[str]) -> tuple[str, list[Any]]:
+        # FTS5 syntax: a quoted word with * is a prefix; terms side by side must all occur.
+        return "records.id IN (SELECT rowid FROM records_text WHERE records_text MATCH ?)", [
+            " ".join(f'"{word}"*' for word in words)
+        ]
 
     def nearest(self, vector: np.ndarray, k: int, where: RecordFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
         index = self.vector_index()

@@ -22,19 +22,32 @@ def test_new_catalog_records_every_step(empty_catalog) -> None:
         assert applied == [m.name for m in catalog.schema_steps] == catalog.migrated
 
 
+#: Undoes 0005_full_text, per backend.
+DROP_FULL_TEXT = {
+    "sqlite": [
+        *(f"DROP TRIGGER records_text_{change}" for change in ("insert", "update", "delete")),
+        "DROP TABLE records_text",
+    ],
+    "postgres": ["ALTER TABLE records DROP COLUMN text_search"],
+}
+
+
 @pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
 def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
         catalog.execute("DROP TABLE searches")
         catalog.execute("ALTER TABLE records DROP COLUMN iiif")
+        for statement in DROP_FULL_TEXT[where.backend]:
+            catalog.execute(statement)
         catalog.execute("DELETE FROM migrations WHERE name >= '0002_saved_searches'")
     with pytest.raises(StoreNotMigrated, match=r"0002_saved_searches.*platemark migrate"):
         open_catalog(where.location, media=where.media)
     runner = CliRunner()
     first = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert (
-        first.exit_code == 0 and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links" in first.output
+        first.exit_code == 0
+        and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text" in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert second.exit_code == 0 and "up to date" in second.output

@@ -195,6 +195,34 @@ def test_browse_filters_pages_and_counts(store: Catalog) -> None:
     assert store.browse()[1] == 3
 
 
+def test_text_search_finds_words_in_any_field_by_prefix(store: Catalog) -> None:
+    add(store, "RP-P-1961-1095", title="Landscape with three trees", person="Rembrandt van Rijn")
+    add(store, "b", title="The Prodigal Son", person="Albrecht Dürer", technique="engraving")
+    add(store, "c", title="Three crosses", person="Rembrandt van Rijn", classification="Print")
+
+    def found(text: str, **more: object) -> list[str]:
+        return [r.record_id for r in store.browse(RecordFilter(text=text, **more))[0]]
+
+    assert found("rembr") == ["RP-P-1961-1095", "c"]
+    assert found("rembrandt three tree") == ["RP-P-1961-1095"]  # every word, each as a prefix
+    assert found("PRODIGAL engrav") == ["b"] and found("1961") == ["RP-P-1961-1095"]
+    assert found("rembrandt", classification=("Print",)) == ["c"]  # with the other filters
+    assert found("rembrandt durer") == [] and found("%_*") == [] and found('"') == []
+    assert found("dürer") == ["b"]
+
+
+def test_text_search_follows_updates_and_deletes(store: Catalog) -> None:
+    add(store, "a", title="Melencolia")
+    store.update_metadata("c", "a", {"title": "Saint Jerome"}, (None, None))
+    assert store.browse(RecordFilter(text="melencolia"))[1] == 0
+    assert store.browse(RecordFilter(text="jerome"))[1] == 1
+    add(store, "a", title="Knight, Death and the Devil")  # re-ingest of the same record
+    assert [r.record_id for r in store.browse(RecordFilter(text="knight"))[0]] == ["a"]
+    assert store.browse(RecordFilter(text="jerome"))[1] == 0
+    store.delete("c", ["a"])
+    assert store.browse(RecordFilter(text="knight"))[1] == 0
+
+
 def test_filter_values_lists_collections_facets_and_years(store: Catalog) -> None:
     add(store, "a", collection="one", classification="Print", institution="")
     add(store, "b", collection="two", classification="Drawing")

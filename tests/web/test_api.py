@@ -65,6 +65,16 @@ def test_records_browse_filter_and_paginate(client: TestClient) -> None:
     assert people["count"] == 13
 
 
+def test_records_text_search_with_filters(client: TestClient) -> None:
+    moon = client.get("/api/records", params={"q": "surface MOO"}).json()
+    assert [r["record_id"] for r in moon["data"]] == ["moon"] and moon["count"] == 1
+    assert client.get("/api/records", params={"q": "moon"}).json()["count"] == 2  # "second" has it by id only
+    only_second = client.get("/api/records", params={"q": "moon", "collection": "second"}).json()["data"]
+    assert [r["collection"] for r in only_second] == ["second"]
+    too_long = client.get("/api/records", params={"q": "x" * 201})
+    assert too_long.status_code == 422 and "q" in too_long.json()["detail"]
+
+
 def test_record_detail(client: TestClient) -> None:
     record = client.get("/api/records/samples/moon").json()
     assert record["metadata"]["title"] == "Surface of the moon" and record["image_url"].startswith("/images/")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from platemark.errors import RecordNotFound
-from platemark.store.filters import MAX_PERSON_CHARS, YEAR_RANGE, RecordFilter
+from platemark.store.filters import MAX_PERSON_CHARS, MAX_TEXT_CHARS, YEAR_RANGE, RecordFilter
 from platemark.web.deps import SearcherDep
 from platemark.web.routes.public import record_public
 from platemark.web.schemas import (
@@ -36,10 +36,17 @@ def list_records(
     year_min: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1])] = None,
     year_max: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1])] = None,
     person: Annotated[str | None, Query(max_length=MAX_PERSON_CHARS)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TEXT_CHARS,
+            description="Words to find in the record id and any metadata; each may be the start of a word.",
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RecordsPublic:
-    """Records matching the filters, in collection and record id order, one page at a time."""
+    """Records matching the filters and the text query `q`, in collection and record id order, one page at a time."""
     where = RecordFilter.of(
         collection=collection,
         classification=classification,
@@ -48,6 +55,7 @@ def list_records(
         year_min=year_min,
         year_max=year_max,
         person=person,
+        text=q,
     )
     page, count = searcher.browse(where, offset, limit)
     return RecordsPublic(
