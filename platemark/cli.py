@@ -310,6 +310,35 @@ def evaluate(ground_truth: Path, catalog: str, media: Path | None, as_json: bool
         click.echo(f"report written to {report}", err=True)
 
 
+@cli.group()
+def feedback() -> None:
+    """Visitors' answers to search results ("this is it", "not this one", "none of these")."""
+
+
+@feedback.command(name="export")
+@click.argument("ground_truth", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@catalog_options
+def export_feedback(ground_truth: Path, catalog: str, media: Path | None) -> None:
+    """Write visitors' answers as a ground-truth CSV for `platemark evaluate`, photos beside it.
+
+    Example: platemark feedback export visitors.csv --catalog ./catalog
+    """
+    from platemark.evaluate.feedback import export_feedback as run_export
+    from platemark.store import open_catalog
+
+    with open_catalog(catalog, media=media) as store:
+        done = run_export(store, ground_truth)
+    click.echo(
+        f"wrote {done.queries} queries to {ground_truth}: {done.found} with their record, "
+        f"{done.not_in_collection} not in the collection"
+    )
+    if done.only_not_this:
+        click.echo(f'left out {done.only_not_this} search(es) answered only "not this one"')
+    if done.photos_missing:
+        click.echo(f"left out {done.photos_missing} search(es) whose photo is gone", err=True)
+    click.echo(f"score them with: platemark evaluate {ground_truth} --catalog {catalog}")
+
+
 @cli.command()
 @catalog_options
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")

@@ -75,3 +75,7 @@ class FetchFailed(PlatemarkError):
 
 class SourceError(PlatemarkError):
     """A collection source cannot be read: unknown kind, or a malformed manifest or CSV."""
+
+
+class CuratorOnly(PlatemarkError):
+    """The curator view needs the curator password (and is off until one is set)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     )
     shared_search_days: float = Field(
         30.0, gt=0, description="How long a search is kept once its share link was copied."
+    )
+    feedback_days: float = Field(
+        90.0,
+        gt=0,
+        description="How long a search is kept once the visitor said whether a result is right: "
+        "its photo and answer are ground truth for `platemark feedback export`.",
+    )
+    curator_token: SecretStr | None = Field(
+        None,
+        description="Password of the curator view (recent searches and their feedback, with visitors' photos); "
+        "the view is off without one.",
     )
     saved_searches_max_mb: float = Field(
         2000.0, gt=0, description="Disk quota for saved query photos; when full, searches are refused with 507."

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from platemark.errors import SearchNotFound, StorageFull
+from platemark.errors import InvalidQuery, SearchNotFound, StorageFull
 from platemark.images import encode_jpeg, write_atomically
 from platemark.store import Catalog
-from platemark.store.base import SavedSearch
+from platemark.store.base import Feedback, SavedSearch
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -29,7 +29,12 @@ class Retention:
 
     photo_hours: float = 24.0
     shared_days: float = 30.0
+    feedback_days: float = 90.0
     max_bytes: int = 2_000_000_000
+
+
+#: What a visitor may say about a result: it is the print, it is not, or (about all) none of them is.
+ANSWERS = ("this", "not_this", "none")
 
 
 class SavedSearches:
@@ -73,6 +78,34 @@ class SavedSearches:
         """Keep a search as long as shared ones are kept; returns when it now expires. Raises SearchNotFound."""
         return self.catalog.keep_search(search_id, time.time() + self.retention.shared_days * DAY)
 
+    def answer(self, search_id: str, answer: str, record: tuple[str, str] | None = None) -> float:
+        """Keep a visitor's answer about a result (`record`: collection, record id) or, for "none",
+        about all of them. The search is then kept `feedback_days`, as ground truth; returns when it expires.
+
+        Raises:
+            SearchNotFound: no unexpired search has this id.
+            InvalidQuery: an unknown answer, a record the search did not return, or "none" with a record.
+        """
+        found = self.get(search_id)
+        if answer not in ANSWERS:
+            raise InvalidQuery(f"answer must be one of {', '.join(ANSWERS)}, not {answer!r}")
+        if (answer == "none") != (record is None):
+            raise InvalidQuery('"none" is about all results and names no record; the other answers name one')
+        shown = {(hit["record"]["collection"], hit["record"]["record_id"]) for hit in found.response.get("data", [])}
+        if record is not None and record not in shown:
+            raise InvalidQuery(f"record {record[1]!r} of {record[0]!r} is not among this search's results")
+        collection, record_id = record or ("", "")
+        self.catalog.save_feedback(search_id, collection, record_id, answer, time.time())
+        return self.catalog.keep_search(search_id, time.time() + self.retention.feedback_days * DAY)
+
+    def recent(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[float, SavedSearch, list[Feedback]]], int]:
+        """Unexpired searches, newest first, each with when it was made and its answers; and how many there are."""
+        page, total = self.catalog.recent_searches(offset, limit)
+        answers: dict[str, list[Feedback]] = {}
+        for answer in self.catalog.feedback(saved.search_id for _, saved in page):
+            answers.setdefault(answer.search_id, []).append(answer)
+        return [(made, saved, answers.get(saved.search_id, [])) for made, saved in page], total
+
     def photo(self, search_id: str) -> Path:
         """The photo file of an unexpired saved search. Raises SearchNotFound."""
         self.get(search_id)
@@ -96,7 +129,9 @@ class SavedSearches:
             deleted += path.exists()
             path.unlink(missing_ok=True)
         # Photos written by a search that crashed before its row was saved; older than any retention.
-        oldest_allowed = now - max(self.retention.shared_days * DAY, self.retention.photo_hours * HOUR) - HOUR
+        kept = self.retention
+        longest = max(kept.shared_days * DAY, kept.feedback_days * DAY, kept.photo_hours * HOUR)
+        oldest_allowed = now - longest - HOUR
         folder = self.catalog.searches_dir
         for path in folder.glob("*.jpg") if folder.is_dir() else ():
             try:

@@ -147,6 +147,10 @@ class Catalog(ABC):
         """SQL for one metadata field as text."""
 
     @abstractmethod
+    def _epoch(self, column: str) -> str:
+        """SQL for a timestamp column as Unix time."""
+
+    @abstractmethod
     def _text_match(self, words: list[str]) -> tuple[str, list[Any]]:
         """SQL condition on `records` (and its parameters): the record's text has a word starting
         with each of `words`; answered by the backend's full-text index."""
@@ -415,6 +419,45 @@ class Catalog(ABC):
             for (search_id,) in self.execute("DELETE FROM searches WHERE expires_at <= ? RETURNING id", (now,))
         ]
 
+    def save_feedback(self, search_id: str, collection: str, record_id: str, answer: str, answered_at: float) -> None:
+        """Keep (or change) a visitor's answer about one result of a saved search.
+
+        `answer` is "this", "not_this" or, with empty collection and record_id, "none" (none of
+        the results). "none" withdraws earlier "this" answers of the search, and "this" withdraws "none".
+        """
+        contradicted = ("this",) if answer == "none" else ("none",) if answer == "this" else ()
+        with self.transaction():
+            for old in contradicted:
+                self.execute("DELETE FROM feedback WHERE search_id = ? AND answer = ?", (search_id, old))
+            self.execute(
+                """INSERT INTO feedback (search_id, collection, record_id, answer, answered_at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (search_id, collection, record_id) DO UPDATE SET
+                     answer = excluded.answer, answered_at = excluded.answered_at""",
+                (search_id, collection, record_id, answer, answered_at),
+            )
+
+    def feedback(self, search_ids: Iterable[str] | None = None) -> list[Feedback]:
+        """Answers about saved searches (all of them, or those of `search_ids`), oldest first."""
+        select = "SELECT search_id, collection, record_id, answer, answered_at FROM feedback"
+        if search_ids is None:
+            return [Feedback(*row) for row in self.execute(f"{select} ORDER BY answered_at")]
+        found = []
+        for chunk in batched(sorted(set(search_ids)), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            found += [Feedback(*row) for row in self.execute(f"{select} WHERE search_id IN ({marks})", chunk)]
+        return sorted(found, key=lambda answer: answer.answered_at)
+
+    def recent_searches(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[float, SavedSearch]], int]:
+        """Unexpired saved searches, newest first, each with when it was made (Unix time), and how many there are."""
+        now = time.time()
+        total = self.execute("SELECT count(*) FROM searches WHERE expires_at > ?", (now,)).fetchone()[0]
+        rows = self.execute(
+            f"SELECT {self._epoch('created_at')}, {SAVED_SEARCH_COLUMNS} FROM searches WHERE expires_at > ?"
+            " ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            (now, limit, offset),
+        )
+        return [(float(row[0]), _saved_search(row[1:])) for row in rows], total
+
     def saved_search_bytes(self) -> int:
         """Bytes the photos of unexpired saved searches take on disk."""
         return int(self.execute("SELECT coalesce(sum(photo_bytes), 0) FROM searches").fetchone()[0])
@@ -606,6 +649,17 @@ class SavedSearch:
     response: dict[str, Any]
     expires_at: float  # Unix time
     photo_bytes: int
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A visitor's answer about one result of a saved search ("none": about all of them)."""
+
+    search_id: str
+    collection: str
+    record_id: str
+    answer: str
+    answered_at: float  # Unix time
 
 
 def _saved_search(row: tuple) -> SavedSearch:

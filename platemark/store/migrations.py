@@ -24,6 +24,24 @@ class Migration:
     sql: str
 
 
+#: The same SQL on both backends.
+FEEDBACK = Migration(
+    "0006_feedback",
+    # Visitors' answers to a search's results: ground truth from real photos. Removed with the search.
+    # A "none of these" answer has empty collection and record_id.
+    """
+    CREATE TABLE feedback (
+        search_id TEXT NOT NULL REFERENCES searches(id) ON DELETE CASCADE,
+        collection TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        answered_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (search_id, collection, record_id)
+    );
+    CREATE INDEX searches_created ON searches (created_at);
+    """,
+)
+
 SQLITE = (
     Migration(
         "0001_records_and_features",
@@ -99,6 +117,7 @@ SQLITE = (
         END;
         """,
     ),
+    FEEDBACK,
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -168,6 +187,7 @@ POSTGRES = (
         CREATE INDEX records_text_search ON records USING gin (text_search);
         """,
     ),
+    FEEDBACK,
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -123,6 +123,9 @@ class PostgresCatalog(Catalog):
     def _json_text(self, field: str) -> str:
         return f"(CAST(metadata AS jsonb) ->> '{field}')"
 
+    def _epoch(self, column: str) -> str:
+        return f"extract(epoch FROM {column})"
+
     def _text_match(self, words: list[str]) -> tuple[str, list[Any]]:
         # tsquery syntax: word:* is a prefix, & joins terms that must all occur.
         return "records.text_search @@ to_tsquery('simple', ?)", [" & ".join(f"{word}:*" for word in words)]
@@ -181,7 +184,7 @@ class PostgresCatalog(Catalog):
         return added
 
     def size_on_disk(self) -> int:
-        tables = ("meta", "records", "features", "searches", "migrations")
+        tables = ("meta", "records", "features", "searches", "feedback", "migrations")
         return sum(self.execute("SELECT pg_total_relation_size(CAST(? AS TEXT))", (t,)).fetchone()[0] for t in tables)
 
 

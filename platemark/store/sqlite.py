@@ -90,6 +90,9 @@ class SQLiteCatalog(Catalog):
     def _json_text(self, field: str) -> str:
         return f"json_extract(metadata, '$.{field}')"
 
+    def _epoch(self, column: str) -> str:
+        return f"CAST(strftime('%s', {column}) AS REAL)"
+
     def _text_match(self, words: list[str]) -> tuple[str, list[Any]]:
         # FTS5 syntax: a quoted word with * is a prefix; terms side by side must all occur.
         return "records.id IN (SELECT rowid FROM records_text WHERE records_text MATCH ?)", [

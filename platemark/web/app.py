@@ -22,7 +22,7 @@ from platemark.store.filters import UnknownFilterValue
 from platemark.web.admission import RateLimiter, SearchAdmission, ShedBeforeReading
 from platemark.web.deps import LiveSearcher, retention
 from platemark.web.guard import RequestLimits, SecurityHeaders
-from platemark.web.routes import media, records, search
+from platemark.web.routes import curator, media, records, search
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("platemark.web")
@@ -35,6 +35,7 @@ STATUS = {
     UnknownFilterValue: 422,
     errors.RecordNotFound: 404,
     errors.SearchNotFound: 404,
+    errors.CuratorOnly: 401,
     errors.CatalogNotFound: 503,
     errors.RateLimited: 429,
     errors.Overloaded: 503,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(media.router)
+    app.include_router(curator.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

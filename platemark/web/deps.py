@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from platemark.errors import CuratorOnly
 from platemark.search.engine import Searcher
 from platemark.search.saved import Retention, SavedSearches
 from platemark.settings import Settings
@@ -58,6 +61,7 @@ def retention(settings: Settings) -> Retention:
     return Retention(
         photo_hours=settings.query_photo_hours,
         shared_days=settings.shared_search_days,
+        feedback_days=settings.feedback_days,
         max_bytes=int(settings.saved_searches_max_mb * 1_000_000),
     )
 
@@ -66,6 +70,18 @@ def get_saved_searches(
     catalog: Annotated[Catalog, Depends(get_catalog)], settings: Annotated[Settings, Depends(get_settings)]
 ) -> SavedSearches:
     return SavedSearches(catalog, retention(settings))
+
+
+def require_curator(
+    settings: Annotated[Settings, Depends(get_settings)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))],
+) -> None:
+    """Let through only requests with the curator password (PLATEMARK_CURATOR_TOKEN) as a Bearer token."""
+    if settings.curator_token is None:
+        raise CuratorOnly("the curator view is off: set PLATEMARK_CURATOR_TOKEN on the server to turn it on")
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), settings.curator_token.get_secret_value().encode()):
+        raise CuratorOnly("wrong or missing curator password")
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

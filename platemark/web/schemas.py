@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 Quad = list[list[float]]
@@ -115,6 +117,50 @@ class PrivacyPublic(BaseModel):
 
     query_photo_hours: float
     shared_search_days: float
+    feedback_days: float = Field(description="How long a search is kept once its results were answered.")
+
+
+class FeedbackCreate(BaseModel):
+    """A visitor's answer: a result is (`this`) or is not (`not_this`) the print, or `none` of them is."""
+
+    answer: Literal["this", "not_this", "none"]
+    collection: str | None = Field(None, max_length=500, description="The result answered about; not for `none`.")
+    record_id: str | None = Field(None, max_length=500)
+
+
+class FeedbackPublic(BaseModel):
+    """One answer about a search's result."""
+
+    answer: Literal["this", "not_this", "none"]
+    collection: str = Field(description="Empty for `none`.")
+    record_id: str = Field(description="Empty for `none`.")
+    answered_at: float = Field(description="Unix time.")
+
+
+class FeedbackSavedPublic(BaseModel):
+    """An answer was kept; the search (its photo, as ground truth) is kept until `expires_at`."""
+
+    search_id: str
+    expires_at: float
+
+
+class RecentSearchPublic(BaseModel):
+    """A recent search as the curator view lists it."""
+
+    search_id: str
+    searched_at: float = Field(description="Unix time.")
+    expires_at: float
+    query_url: str
+    best: SearchHitPublic | None = Field(description="The first result, if any.")
+    count: int = Field(description="Results shown.")
+    answers: list[FeedbackPublic]
+
+
+class RecentSearchesPublic(BaseModel):
+    data: list[RecentSearchPublic]
+    count: int = Field(description="Unexpired searches, over all pages.")
+    offset: int
+    limit: int
 
 
 class RecordsPublic(BaseModel):

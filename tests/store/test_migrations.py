@@ -36,6 +36,7 @@ DROP_FULL_TEXT = {
 def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
+        catalog.execute("DROP TABLE feedback")
         catalog.execute("DROP TABLE searches")
         catalog.execute("ALTER TABLE records DROP COLUMN iiif")
         for statement in DROP_FULL_TEXT[where.backend]:
@@ -47,7 +48,8 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     first = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert (
         first.exit_code == 0
-        and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text" in first.output
+        and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback"
+        in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert second.exit_code == 0 and "up to date" in second.output

@@ -14,6 +14,9 @@ from platemark.settings import Settings
 from platemark.simulate.photos import PhotoSettings, phone_photo
 from platemark.web.app import create_app
 
+#: The curator password of the `client` app.
+CURATOR_TOKEN = "a curator's password"
+
 
 def jpeg(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
@@ -25,7 +28,11 @@ def jpeg(rgb: np.ndarray) -> bytes:
 def client(catalog_location) -> Iterator[TestClient]:
     # Every request comes from one address here: no per-client rate (tests/web/test_guard.py tests it).
     settings = Settings(
-        catalog=catalog_location.location, media=catalog_location.media, max_upload_mb=2, searches_per_minute=0
+        catalog=catalog_location.location,
+        media=catalog_location.media,
+        max_upload_mb=2,
+        searches_per_minute=0,
+        curator_token=CURATOR_TOKEN,
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client

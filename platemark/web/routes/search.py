@@ -16,6 +16,8 @@ from platemark.web.deps import SavedSearchesDep, SearcherDep, SettingsDep
 from platemark.web.routes.public import hit_public, url
 from platemark.web.schemas import (
     ErrorPublic,
+    FeedbackCreate,
+    FeedbackSavedPublic,
     PrivacyPublic,
     SearchRequestPublic,
     SearchResultPublic,
@@ -144,6 +146,22 @@ def share_search(search_id: Annotated[str, SEARCH_ID], saved: SavedSearchesDep) 
     return SharedSearchPublic(search_id=search_id, expires_at=saved.share(search_id))
 
 
+@router.post(
+    "/searches/{search_id}/feedback",
+    response_model=FeedbackSavedPublic,
+    responses={400: {"model": ErrorPublic}, 404: {"model": ErrorPublic}},
+)
+def search_feedback(
+    search_id: Annotated[str, SEARCH_ID], feedback: FeedbackCreate, saved: SavedSearchesDep
+) -> FeedbackSavedPublic:
+    """Say whether a result is the print ("this", "not_this") or that none is ("none"). The answer and
+    the photo are then kept `feedback_days` as ground truth (`platemark feedback export`)."""
+    record = (feedback.collection, feedback.record_id) if feedback.collection or feedback.record_id else None
+    if record is not None and not all(record):
+        raise InvalidQuery("name the result by both collection and record_id")
+    return FeedbackSavedPublic(search_id=search_id, expires_at=saved.answer(search_id, feedback.answer, record))
+
+
 @router.get("/searches/{search_id}/image", response_class=FileResponse, responses={404: {"model": ErrorPublic}})
 def saved_search_image(search_id: Annotated[str, SEARCH_ID], saved: SavedSearchesDep) -> FileResponse:
     """The query photo of a saved search (rotated and cropped as searched), while the search is kept.
@@ -160,4 +178,8 @@ def saved_search_image(search_id: Annotated[str, SEARCH_ID], saved: SavedSearche
 @router.get("/privacy", response_model=PrivacyPublic)
 def privacy(settings: SettingsDep) -> PrivacyPublic:
     """What is kept of a search, and for how long: the page tells visitors."""
-    return PrivacyPublic(query_photo_hours=settings.query_photo_hours, shared_search_days=settings.shared_search_days)
+    return PrivacyPublic(
+        query_photo_hours=settings.query_photo_hours,
+        shared_search_days=settings.shared_search_days,
+        feedback_days=settings.feedback_days,
+    )
