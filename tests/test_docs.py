@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 
 from platemark.cli import cli
@@ -9,10 +10,19 @@ from platemark.cli import cli
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
-def test_every_command_is_in_the_readme_and_has_an_example(name: str) -> None:
+def _commands() -> list[tuple[str, click.Command]]:
+    """Every command by its full name (`feedback export`), groups' subcommands included."""
+    found = []
+    for name, command in sorted(cli.commands.items()):
+        subcommands = getattr(command, "commands", {})
+        found += [(f"{name} {sub}", subcommands[sub]) for sub in sorted(subcommands)] or [(name, command)]
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(), ids=[name for name, _ in _commands()])
+def test_every_command_is_in_the_readme_and_has_an_example(name: str, command: click.Command) -> None:
     assert f"platemark {name}" in README
-    assert "Example:" in (cli.commands[name].help or "")
+    assert "Example:" in (command.help or "")
 
 
 def test_every_setting_is_in_the_readme() -> None:
