@@ -42,6 +42,9 @@ STATUS = {
     errors.StorageFull: 507,
 }
 
+#: The web app's pages: search by photo, browse, many photos, and the curator view.
+PAGES = {"/": "index.html", "/browse": "browse.html", "/batch": "batch.html", "/curator": "curator.html"}
+
 #: Multipart framing and the form fields around the photo.
 FORM_OVERHEAD_BYTES = 64_000
 
@@ -81,9 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(curator.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    for path, page in PAGES.items():
+        app.add_api_route(path, _page(page), methods=["GET"], include_in_schema=False)
 
     @app.exception_handler(errors.PlatemarkError)
     async def platemark_error(request: Request, exc: errors.PlatemarkError) -> JSONResponse:
@@ -127,6 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         image_origins=lambda: live.image_origins if (live := getattr(app.state, "live_searcher", None)) else (),
     )
     return app
+
+
+def _page(name: str) -> Callable[[], FileResponse]:
+    def page() -> FileResponse:
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    return page
 
 
 def create_app_from_env() -> FastAPI:

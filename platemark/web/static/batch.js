@@ -1,0 +1,220 @@
+// Many photos at once: a cataloguer drops 50-500 photos; each is searched in turn and its row
+// (photo, best record, verdict, matched part) fills in. Rows and the photos still waiting are kept
+// in IndexedDB, so the table survives a reload and the searches go on; it downloads as CSV, the
+// web twin of `platemark search DIR --csv`.
+
+import {
+  $, ApiError, claimsMatch, csvText, el, overlay, showError, showStatus, startPage, strength, upload,
+  uploadablePhoto, verdictOf,
+} from "./common.js";
+import { t } from "./i18n.js";
+
+const MAX_PHOTOS = 1000; // more than a box of prints; the browser's storage holds ~300 kB each
+const THUMB_SIDE = 160;
+let db = null;
+let running = false;
+
+// ---- storage: one IndexedDB store of rows, in the order the photos were added ------------------
+function openDatabase() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open("platemark-batch", 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("rows", { keyPath: "id", autoIncrement: true });
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function store(mode, work) {
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction("rows", mode);
+    const result = work(transaction.objectStore("rows"));
+    transaction.oncomplete = () => resolve(result && "result" in result ? result.result : undefined);
+    transaction.onerror = () => reject(transaction.error);
+  });
+}
+
+const allRows = () => store("readonly", (rows) => rows.getAll());
+const saveRow = (row) => store("readwrite", (rows) => rows.put(row));
+
+// ---- adding photos ----------------------------------------------------------------------------
+async function addPhotos(files) {
+  const images = [...files].filter((file) => file.type.startsWith("image/"));
+  const room = MAX_PHOTOS - (await allRows()).length;
+  if (images.length > room) showError(t("batch.too_many", { count: MAX_PHOTOS }));
+  for (const file of images.slice(0, Math.max(0, room))) {
+    const row = { name: file.name, state: "waiting", added: Date.now() };
+    try {
+      const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+      [row.photo] = await uploadablePhoto(bitmap, null); // upright and ≤1600 px, as the search page sends
+      row.thumb = await blobDataUrl((await uploadablePhoto(bitmap, null, THUMB_SIDE))[0]);
+      bitmap.close();
+    } catch {
+      Object.assign(row, { state: "failed", error: t("photo.not_an_image") });
+    }
+    row.id = await saveRow(row);
+    renderRow(row);
+    work(); // the first photos are searched while the rest are still being read
+  }
+}
+
+function blobDataUrl(blob) {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.readAsDataURL(blob);
+  });
+}
+
+// ---- searching, one photo at a time; the server's "wait" (429/503) is honoured -----------------
+async function work() {
+  if (running) return;
+  running = true;
+  try {
+    for (;;) {
+      const rows = await allRows();
+      const next = rows.find((row) => row.state === "waiting");
+      showProgress(rows);
+      if (!next) break;
+      await searchRow(next);
+    }
+  } finally {
+    running = false;
+  }
+}
+
+async function searchRow(row) {
+  const form = new FormData();
+  form.append("image", row.photo, row.name);
+  form.append("top_k", "5");
+  for (;;) {
+    try {
+      const result = await upload("api/search", form);
+      const best = result.data[0] || null;
+      Object.assign(row, { state: "done", search_id: result.search_id, elapsed_ms: result.elapsed_ms, best });
+      break;
+    } catch (error) {
+      if (error instanceof ApiError && error.retryAfter) {
+        showStatus(t("batch.server_wait", { seconds: error.retryAfter }), true);
+        await new Promise((resolve) => setTimeout(resolve, error.retryAfter * 1000));
+        continue;
+      }
+      if (!(error instanceof ApiError)) { // the connection: try again shortly, the row stays waiting
+        showError(error.message);
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        continue;
+      }
+      Object.assign(row, { state: "failed", error: error.message });
+      break;
+    }
+  }
+  delete row.photo; // searched: only the small thumbnail stays in the browser
+  await saveRow(row);
+  renderRow(row);
+}
+
+function showProgress(rows) {
+  const done = rows.filter((row) => row.state !== "waiting").length;
+  const progress = $("#progress");
+  progress.hidden = rows.length === 0;
+  progress.max = Math.max(1, rows.length);
+  progress.value = done;
+  if (rows.length === 0) return showStatus(t("batch.empty"));
+  const found = rows.filter((row) => row.best && claimsMatch(row.best)).length;
+  showStatus(done < rows.length
+    ? t("batch.working", { done, count: rows.length })
+    : t("batch.finished", { count: rows.length, found }), done < rows.length);
+}
+
+// ---- the table --------------------------------------------------------------------------------
+function renderRow(row) {
+  const id = `row-${row.id}`;
+  const tr = document.getElementById(id) || el("tr");
+  tr.id = id;
+  tr.dataset.state = row.state;
+  const photo = el("td");
+  if (row.thumb) {
+    const img = el("img", "", "batch-thumb");
+    Object.assign(img, { src: row.thumb, alt: "" });
+    photo.append(img);
+  }
+  photo.append(el("span", row.name, "file-name"));
+  const record = el("td");
+  const verdict = el("td");
+  const region = el("td");
+  if (row.state === "waiting") verdict.textContent = t("batch.waiting");
+  else if (row.state === "failed") verdict.append(el("span", row.error, "error"));
+  else if (!row.best) verdict.textContent = t("batch.no_result");
+  else {
+    const { record: best } = row.best;
+    const title = best.metadata.title || best.record_id;
+    const link = el("a", title);
+    link.href = `./#search=${encodeURIComponent(row.search_id)}`;
+    record.append(link, el("span", `${best.collection} · ${best.record_id}`, "meta"));
+    verdict.append(el("span", t(`verdict.${verdictOf(row.best)}`), `badge${claimsMatch(row.best) ? " ok" : ""}`),
+      el("span", strength(row.best), "meta"));
+    const outline = claimsMatch(row.best) ? row.best.region : null;
+    region.append(overlay(best.thumb_url, best.width, best.height, outline,
+      outline ? t("card.alt_region", { title }) : title));
+  }
+  tr.replaceChildren(photo, record, verdict, region);
+  if (!tr.isConnected) $("#batch-table tbody").append(tr);
+}
+
+async function downloadCsv() {
+  const header = ["query", "record_id", "collection", "verified", "verdict", "inliers", "score", "title",
+    "elapsed_ms", "error", "search_link"];
+  const lines = (await allRows()).map((row) => {
+    const best = row.best;
+    return [row.name, best ? best.record.record_id : "", best ? best.record.collection : "",
+      best ? String(best.verified) : "false", best ? verdictOf(best) : "", best ? best.inliers : "",
+      best ? best.score : "", best ? best.record.metadata.title || "" : "", row.elapsed_ms ?? "", row.error || "",
+      row.search_id ? new URL(`./#search=${row.search_id}`, location.href).href : ""];
+  });
+  const link = el("a");
+  link.href = URL.createObjectURL(new Blob([csvText([header, ...lines])], { type: "text/csv" }));
+  link.download = "platemark-batch.csv";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+async function clearTable() {
+  if (running) return showError(t("batch.busy"));
+  await store("readwrite", (rows) => rows.clear());
+  $("#batch-table tbody").replaceChildren();
+  showProgress([]);
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+$("#files").addEventListener("change", (event) => {
+  addPhotos(event.target.files);
+  event.target.value = "";
+});
+const dropzone = $("#dropzone");
+dropzone.addEventListener("keydown", (event) => {
+  if (event.target === dropzone && (event.key === "Enter" || event.key === " ")) {
+    event.preventDefault();
+    $("#files").click();
+  }
+});
+dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
+dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+dropzone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  dropzone.classList.remove("over");
+  addPhotos(event.dataTransfer.files);
+});
+$("#download").addEventListener("click", downloadCsv);
+$("#clear").addEventListener("click", clearTable);
+
+await startPage("batch");
+try {
+  db = await openDatabase();
+  const rows = await allRows();
+  rows.forEach(renderRow);
+  showProgress(rows);
+  work(); // photos still waiting when the page was closed are searched now
+} catch {
+  showError(t("batch.no_storage"));
+}
