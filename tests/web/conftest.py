@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from web_support import running_server
 
 from platemark.settings import Settings
 from platemark.simulate.photos import PhotoSettings, phone_photo
 from platemark.web.app import create_app
+from tests.web.chromium import CHROMIUM, FLAGS
 
 #: The curator password of the `client` app.
 CURATOR_TOKEN = "a curator's password"
@@ -52,3 +56,24 @@ def two_prints(sample_images: dict) -> np.ndarray:
     wall[100:400, 50:500] = cv2.resize(sample_images["chelsea"], (450, 300))
     wall[100:400, 600:1050] = cv2.resize(sample_images["coffee"], (450, 300))
     return wall
+
+
+# ---- the browser tests: real Chromium against `platemark serve` ----------------------------------
+@pytest.fixture(scope="module")  # not longer: while it runs, Playwright's event loop blocks asyncio.run
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists() and not os.environ.get("CI"):
+        pytest.skip("browser tests need Debian's chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def server(catalog_path: Path) -> Iterator[str]:
+    """The sample catalog served by `platemark serve`, with the curator view on."""
+    with running_server(
+        ["--catalog", str(catalog_path)], workers=1, env={"PLATEMARK_CURATOR_TOKEN": CURATOR_TOKEN}
+    ) as running:
+        yield running.url

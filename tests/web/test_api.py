@@ -107,10 +107,14 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     } <= set(paths)
 
 
-def test_index_page_is_served(client: TestClient) -> None:
-    page = client.get("/")
-    assert page.status_code == 200 and 'type="module"' in page.text
-    assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
+@pytest.mark.parametrize(
+    ("path", "script"), [("/", "search"), ("/browse", "browse"), ("/batch", "batch"), ("/curator", "curator")]
+)
+def test_every_page_and_its_script_are_served(client: TestClient, path: str, script: str) -> None:
+    page = client.get(path)
+    assert page.status_code == 200 and f'type="module" src="static/{script}.js"' in page.text
+    assert client.get(f"/static/{script}.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/locales/de.json").json()["nav.search"] == "Mit Foto suchen"
 
 
 @pytest.mark.parametrize(

@@ -4,45 +4,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from web_support import running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-#: The README's screenshot is rewritten only when asked (PLATEMARK_UPDATE_SCREENSHOTS=1), so the
+from tests.web.chromium import DESKTOP, PHONE, axe_violations
+from tests.web.conftest import CURATOR_TOKEN
+
+#: The README's screenshots are rewritten only when asked (PLATEMARK_UPDATE_SCREENSHOTS=1), so the
 #: tests leave the work tree clean.
-DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "results-mobile.png"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip("browser tests need Debian's chromium (apt-get install chromium)", allow_module_level=True)
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server(catalog_path: Path) -> Iterator[str]:
-    with running_server(["--catalog", str(catalog_path)], workers=1) as running:
-        yield running.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -50,6 +25,15 @@ def page(browser, server: str):
     # Playwright evaluates test expressions with eval(), which the page's policy forbids; the
     # policy itself is checked by test_page_works_within_its_content_security_policy.
     context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    page.goto(server)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, server: str):
+    context = browser.new_context(**PHONE, bypass_csp=True)
     page = context.new_page()
     page.goto(server)
     yield page
@@ -220,11 +204,12 @@ def test_share_link_of_a_filtered_search_restores_and_shows_its_filters(page, br
     page.fill("#f-person", "scikit")
     page.click("#search")
     page.wait_for_selector("#result-list .card")
-    assert "Filtered by collection samples, person “scikit”." in page.inner_text("#status")
+    said = "Filtered by collection samples and artist “scikit”."
+    assert said in page.inner_text("#status")
     other = browser.new_context().new_page()
     other.goto(page.url)
     other.wait_for_selector("#result-list .card")
-    assert "Filtered by collection samples, person “scikit”." in other.inner_text("#status")
+    assert said in other.inner_text("#status")
     assert other.input_value("#f-collection") == "samples" and other.input_value("#f-person") == "scikit"
     other.context.close()
 
@@ -236,22 +221,23 @@ def test_unknown_upload_shows_readable_error(page, tmp_path: Path) -> None:
     playwright_api.expect(page.locator("#status")).to_contain_text("not an image")
 
 
-def test_mobile_results_screenshot(browser, server: str, photos: Path, tmp_path: Path) -> None:
-    update = os.environ.get("PLATEMARK_UPDATE_SCREENSHOTS") == "1"
-    screenshot = DOCS_SCREENSHOT if update else tmp_path / DOCS_SCREENSHOT.name
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740}, device_scale_factor=1, is_mobile=True, has_touch=True
-    )
-    page = context.new_page()
-    page.goto(server)
-    search_with(page, photos / "camera.jpg")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "no horizontal scrolling at 360 px"
-    page.evaluate("document.querySelector('#status').scrollIntoView({block: 'start'})")
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(screenshot))
-    Image.open(screenshot).quantize(96).save(screenshot, optimize=True)  # small enough to commit
-    assert screenshot.stat().st_size > 10_000
-    context.close()
+def save_screenshot(page, name: str, tmp_path: Path) -> Path:
+    """A screenshot, into docs/screenshots/ when PLATEMARK_UPDATE_SCREENSHOTS=1 (else a temporary folder)."""
+    folder = SCREENSHOTS if os.environ.get("PLATEMARK_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    Image.open(path).quantize(96).save(path, optimize=True)  # small enough to commit
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def test_mobile_results_screenshot(phone, photos: Path, tmp_path: Path) -> None:
+    search_with(phone, photos / "camera.jpg")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390, "no horizontal scrolling on a phone"
+    phone.wait_for_timeout(1000)  # the page's own smooth scroll to the results ends first
+    phone.evaluate("document.querySelector('#status').scrollIntoView({block: 'start'})")
+    save_screenshot(phone, "results-mobile.png", tmp_path)
 
 
 def test_page_works_within_its_content_security_policy(browser, server: str, photos: Path) -> None:
@@ -335,3 +321,139 @@ def test_details_speak_plain_language(page, photos: Path) -> None:
     assert labels[0] == "Match" and "Artist or maker" in labels and "Title" in labels
     assert not {"inliers", "similarity", "verified", "record url"} & {label.lower() for label in labels}
     assert page.locator("#detail-metadata td").first.inner_text() == "Verified match"
+
+
+# ---- verdicts in words, feedback, the detail panel, filters, languages, accessibility ------------
+def test_results_speak_of_match_strength_in_words_without_numbers(page, photos: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    first = page.locator("#result-list .card").first
+    assert first.locator(".strength").inner_text().startswith(("Very strong match", "Strong match", "Clear match"))
+    cards = " ".join(page.locator("#result-list .card .body").all_inner_texts()).lower()
+    assert not any(word in cards for word in ("inliers", "score", "matching points", "similarity"))
+
+
+def test_this_is_it_and_none_of_these_are_kept_with_the_search(page, server: str, photos: Path) -> None:
+    search_with(page, photos / "camera.jpg")
+    search_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('search')")
+    first = page.locator("#result-list .card").first
+    first.get_by_role("button", name="This is it").click()
+    playwright_api.expect(page.locator("#status")).to_contain_text("noted as your print")
+    assert first.get_by_role("button", name="This is it").get_attribute("aria-pressed") == "true"
+    assert "90 days" in page.inner_text("#feedback-note")
+
+    def answers() -> list[tuple[str, str]]:
+        listing = page.request.get(
+            f"{server}api/curator/searches?limit=200", headers={"Authorization": f"Bearer {CURATOR_TOKEN}"}
+        ).json()
+        mine = next(item for item in listing["data"] if item["search_id"] == search_id)
+        return sorted((a["answer"], a["record_id"]) for a in mine["answers"])
+
+    assert answers() == [("this", "camera")]
+    page.click("#none-of-these")
+    playwright_api.expect(page.locator("#status")).to_contain_text("none of these")
+    assert first.get_by_role("button", name="This is it").get_attribute("aria-pressed") == "false"
+    assert answers() == [("none", "")]
+
+
+def test_details_are_a_side_panel_on_a_desktop_beside_usable_results(browser, server: str, photos: Path) -> None:
+    context = browser.new_context(**DESKTOP, bypass_csp=True)
+    page = context.new_page()
+    page.goto(server)
+    search_with(page, photos / "camera.jpg")
+    cards = page.locator("#result-list .card")
+    cards.nth(0).get_by_role("button", name="Details").click()
+    assert page.evaluate("document.querySelector('#detail').matches(':modal')") is False
+    table = page.locator("#detail-metadata").bounding_box()
+    assert table["y"] + 40 < 900, "the record's facts are in view without scrolling"
+    cards.nth(1).get_by_role("button", name="Details").click()  # the results stay usable beside the panel
+    assert page.inner_text("#detail-title") != "" and page.locator("#detail-close").evaluate(
+        "b => b === document.activeElement"
+    )
+    page.keyboard.press("Escape")
+    assert not page.locator("#detail").is_visible()
+    context.close()
+
+
+def test_details_on_a_phone_show_the_facts_first(phone, photos: Path) -> None:
+    search_with(phone, photos / "camera.jpg")
+    phone.locator("#result-list .card").first.get_by_role("button", name="Details").click()
+    assert phone.evaluate("document.querySelector('#detail').matches(':modal')") is True
+    assert phone.locator("#detail-metadata").bounding_box()["y"] < 400
+    phone.keyboard.press("Escape")
+    assert not phone.locator("#detail").is_visible()
+
+
+def test_several_values_of_a_filter_are_searched_together(page, photos: Path) -> None:
+    page.set_input_files("#file", str(photos / "camera.jpg"))
+    page.click("#filters summary")
+    page.select_option("#f-classification", ["engraving", "drawing"])
+    page.click("#filter-form button[type=submit]")
+    page.wait_for_selector("#result-list .card")
+    assert "type drawing or engraving" in page.inner_text("#status")  # in the list's order
+    ids = page.eval_on_selector_all("#result-list .card", "cards => cards.map(c => c.dataset.recordId)")
+    assert sorted(ids) == ["astronaut", "camera", "coffee", "horse"]
+
+
+def test_empty_facets_are_hidden(page) -> None:
+    page.wait_for_selector("#f-classification option", state="attached")
+    page.click("#filters summary")
+    assert page.locator("#f-institution").is_hidden()  # no sample record names an institution
+    assert page.locator("#f-classification").is_visible()
+
+
+def test_a_german_browser_gets_the_page_in_german_and_may_switch(browser, server: str, photos: Path) -> None:
+    context = browser.new_context(**PHONE, locale="de-CH", bypass_csp=True)
+    page = context.new_page()
+    page.goto(server)
+    page.wait_for_function("document.documentElement.lang === 'de'")
+    assert page.get_by_role("link", name="Mit Foto suchen").get_attribute("aria-current") == "page"
+    search_with(page, photos / "camera.jpg")
+    assert page.locator("#result-list .card .badge").first.inner_text() == "Bestätigter Treffer"
+    assert page.inner_text("#status").startswith("1 bestätigter Treffer.")
+    page.select_option("#language", "it")
+    page.wait_for_function("document.documentElement.lang === 'it'")
+    page.wait_for_selector("#result-list .card")  # the search comes back from the link, in Italian
+    assert page.locator("#result-list .card .badge").first.inner_text() == "Corrispondenza verificata"
+    page.goto(server + "?lang=fr")  # a link may name the language
+    page.wait_for_function("document.documentElement.lang === 'fr'")
+    assert page.get_by_role("link", name="Chercher par photo").count() == 1
+    context.close()
+
+
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_search_page_and_its_details_have_no_accessibility_violations(
+    browser, server: str, photos: Path, device: dict
+) -> None:
+    context = browser.new_context(**device, bypass_csp=True)
+    page = context.new_page()
+    page.goto(server)
+    page.wait_for_selector("#f-collection option", state="attached")
+    page.click("#filters summary")
+    assert axe_violations(page) == []
+    search_with(page, photos / "two.jpg")
+    assert axe_violations(page) == []
+    page.locator("#result-list .card").first.get_by_role("button", name="Details").click()
+    page.wait_for_selector("#detail-record img")
+    assert axe_violations(page) == []
+    context.close()
+
+
+def test_desktop_detail_screenshot(browser, server: str, photos: Path, tmp_path: Path) -> None:
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    page.goto(server)
+    search_with(page, photos / "two.jpg")
+    page.locator("#result-list .card").first.get_by_role("button", name="Details").click()
+    page.wait_for_selector("#detail-record img")
+    page.wait_for_timeout(500)
+    save_screenshot(page, "detail-desktop.png", tmp_path)
+    context.close()
+
+
+def test_the_accessibility_check_finds_violations_when_there_are_some(browser) -> None:
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.set_content('<html><body><img src="x.png"><button></button><p style="color:#ccc">faint</p></body></html>')
+    found = " ".join(axe_violations(page))
+    assert "image-alt" in found and "button-name" in found and "color-contrast" in found
+    context.close()

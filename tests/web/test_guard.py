@@ -110,7 +110,7 @@ def test_cleanup_deletes_expired_searches_and_their_photos(client: TestClient, s
 
 
 def test_cleanup_removes_photos_that_no_search_refers_to(searcher) -> None:
-    saved = SavedSearches(searcher.catalog, Retention(shared_days=1))
+    saved = SavedSearches(searcher.catalog, Retention(shared_days=1, feedback_days=1))
     stray = saved.photo_path("strayphoto123")
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(b"jpeg")

@@ -23,9 +23,7 @@ from platemark.iiif.links import decode_content_state
 from platemark.ingest.fetch import Politeness
 from platemark.ingest.pipeline import ingest
 from platemark.simulate.photos import PhotoSettings, phone_photo
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+from tests.web.chromium import PHONE
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +115,11 @@ def test_page_may_load_images_from_the_harvested_iiif_server_only(site: IIIFSite
     assert f"img-src 'self' blob: data: {site.url};" in policy
 
 
-@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason="needs Debian's chromium")
 def test_detail_view_zooms_into_the_record_through_its_image_api(
-    site: IIIFSite, server: str, camera_photo: Path, coffee_photo: Path
+    site: IIIFSite, server: str, camera_photo: Path, coffee_photo: Path, browser
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = browser.new_context(**PHONE)
+    try:
         page = context.new_page()  # the page's own Content-Security-Policy applies
         page.goto(server)
         page.set_input_files("#file", str(camera_photo))
@@ -144,7 +139,8 @@ def test_detail_view_zooms_into_the_record_through_its_image_api(
         page.wait_for_selector("#result-list .card[data-record-id=coffee]")
         page.locator("#result-list .card[data-record-id=coffee] button", has_text="Details").click()
         zoom_in_and_see_tiles(page, site, r"/image/static/coffee/\d+,\d+,\d+,\d+/")  # level 0: its listed tiles
-        browser.close()
+    finally:
+        context.close()
 
 
 def zoom_in_and_see_tiles(page, site: IIIFSite, tile_path: str) -> None:

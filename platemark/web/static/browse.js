@@ -39,7 +39,7 @@ async function load() {
   $("#q").value = params.get("q") || "";
   restoreFilters(request);
   const query = new URLSearchParams([...params].filter(([name]) => name !== "lang"));
-  query.set("limit", PAGE_SIZE);
+  if (!query.has("limit")) query.set("limit", PAGE_SIZE); // a link may ask for another page size
   showStatus(t("browse.loading"), true);
   let page;
   try {
@@ -59,8 +59,8 @@ async function load() {
   $("#page-info").textContent = page.count ? t("browse.range", { first, last, count: page.count }) : "";
   $("#previous").disabled = page.offset === 0;
   $("#next").disabled = last >= page.count;
-  $("#previous").onclick = () => goToOffset(Math.max(0, page.offset - PAGE_SIZE));
-  $("#next").onclick = () => goToOffset(page.offset + PAGE_SIZE);
+  $("#previous").onclick = () => goToOffset(Math.max(0, page.offset - page.limit));
+  $("#next").onclick = () => goToOffset(page.offset + page.limit);
 }
 
 function card(record) {

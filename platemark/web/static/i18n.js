@@ -42,9 +42,11 @@ export function chooseLanguage(code) {
   try {
     localStorage.setItem(STORED, code);
   } catch { /* not remembered; ?lang= still works */ }
+  // The page starts again in the new language; a search stays in the #hash.
   const url = new URL(location.href);
+  if (!url.searchParams.has("lang")) return location.reload();
   url.searchParams.delete("lang");
-  location.replace(url); // the page starts again in the new language; a search stays in the #hash
+  location.replace(url);
 }
 
 // The message `key` with {name} placeholders filled; numbers are formatted for the language. A
