@@ -4,7 +4,7 @@
 // web twin of `platemark search DIR --csv`.
 
 import {
-  $, ApiError, claimsMatch, csvText, el, overlay, showError, showStatus, startPage, strength, upload,
+  $, ApiError, claimsMatch, csvText, dropArea, el, overlay, showError, showStatus, startPage, strength, upload,
   uploadablePhoto, verdictOf,
 } from "./common.js";
 import { t } from "./i18n.js";
@@ -191,20 +191,7 @@ $("#files").addEventListener("change", (event) => {
   addPhotos(event.target.files);
   event.target.value = "";
 });
-const dropzone = $("#dropzone");
-dropzone.addEventListener("keydown", (event) => {
-  if (event.target === dropzone && (event.key === "Enter" || event.key === " ")) {
-    event.preventDefault();
-    $("#files").click();
-  }
-});
-dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
-dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
-dropzone.addEventListener("drop", (event) => {
-  event.preventDefault();
-  dropzone.classList.remove("over");
-  addPhotos(event.dataTransfer.files);
-});
+dropArea($("#dropzone"), $("#files"), addPhotos);
 $("#download").addEventListener("click", downloadCsv);
 $("#clear").addEventListener("click", clearTable);
 

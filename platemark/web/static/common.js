@@ -58,6 +58,24 @@ export async function startPage(current) {
   header.replaceChildren(brand, nav, label);
 }
 
+// A drop area: images dropped on it go to onFiles, and Enter or Space on it opens the file picker
+// of `input` (so keyboard users reach the picker from the area that has the focus).
+export function dropArea(zone, input, onFiles) {
+  zone.addEventListener("keydown", (event) => {
+    if (event.target === zone && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      input.click();
+    }
+  });
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    onFiles([...event.dataTransfer.files].filter((file) => file.type.startsWith("image/")));
+  });
+}
+
 // ---- the status line (announced to screen readers: role=status) -------------------------------
 export function showStatus(message, busy = false) {
   const status = $("#status");

@@ -2,7 +2,7 @@
 // whether it is right.
 
 import {
-  $, api, claimsMatch, el, externalLink, isWebLink, overlay, showError, showStatus, startPage, strength, upload,
+  $, api, claimsMatch, dropArea, el, externalLink, isWebLink, overlay, showError, showStatus, startPage, strength, upload,
   uploadablePhoto, verdictOf,
 } from "./common.js";
 import { showDetail } from "./detail.js";
@@ -15,21 +15,7 @@ const state = { file: null, bitmap: null, rotate: 0, crop: null, lastSearch: nul
 for (const input of [$("#camera"), $("#file")]) {
   input.addEventListener("change", () => input.files[0] && usePhoto(input.files[0]));
 }
-const dropzone = $("#dropzone");
-dropzone.addEventListener("keydown", (event) => {
-  if (event.target === dropzone && (event.key === "Enter" || event.key === " ")) {
-    event.preventDefault();
-    $("#file").click();
-  }
-});
-dropzone.addEventListener("dragover", (event) => { event.preventDefault(); dropzone.classList.add("over"); });
-dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
-dropzone.addEventListener("drop", (event) => {
-  event.preventDefault();
-  dropzone.classList.remove("over");
-  const file = [...event.dataTransfer.files].find((f) => f.type.startsWith("image/"));
-  if (file) usePhoto(file);
-});
+dropArea($("#dropzone"), $("#file"), (files) => files[0] && usePhoto(files[0]));
 document.addEventListener("paste", (event) => {
   const item = [...event.clipboardData.items].find((i) => i.type.startsWith("image/"));
   if (item) usePhoto(item.getAsFile());
