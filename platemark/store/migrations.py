@@ -179,10 +179,14 @@ POSTGRES = (
         "0005_full_text",
         # Browse's text search: the record id and every metadata value. The 'simple' configuration
         # lowercases without stemming, as catalogues mix languages (SQLite's index also folds accents).
+        # Hyphens, slashes and dots become spaces first, as in SQLite's tokenizer: the parser would read
+        # "RP-P-1961-1095" as a word and the signed numbers -1961 and -1095, and "1961" would not find it.
         """
         ALTER TABLE records ADD COLUMN text_search tsvector GENERATED ALWAYS AS (
-            to_tsvector('simple', collection || ' ' || record_id)
-            || jsonb_to_tsvector('simple', CAST(metadata AS jsonb), '["string", "numeric"]')
+            to_tsvector('simple', translate(
+                collection || ' ' || record_id || ' '
+                || CAST(jsonb_path_query_array(CAST(metadata AS jsonb), '$.*') AS text),
+                '-/.', '   '))
         ) STORED;
         CREATE INDEX records_text_search ON records USING gin (text_search);
         """,
