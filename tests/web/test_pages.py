@@ -179,3 +179,27 @@ def test_curator_view_lists_recent_searches_with_answers(device, server: str, bo
     expect(row).to_contain_text("This is it — coffee")
     assert row.locator("img").get_attribute("src").endswith("/image")
     assert axe_violations(device) == []
+
+
+def test_pages_work_within_their_content_security_policy(browser, server: str, box_of_photos) -> None:
+    context = browser.new_context(**DESKTOP)  # no bypass: the pages' own policy applies
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if message.type == "error" else None)
+    page.goto(server + "batch")
+    page.set_input_files("#files", [str(box_of_photos[0])])
+    expect(page.locator("#status")).to_contain_text("1 photo searched", timeout=60_000)
+    assert page.locator(".batch-thumb").first.get_attribute("src").startswith("data:image/jpeg")
+    with page.expect_download() as download:
+        page.click("#download")
+    assert Path(download.value.path()).read_text().count("\n") == 2
+    page.click("#clear")
+    page.goto(server + "browse?q=moon")
+    page.locator("#record-list .card").first.get_by_role("button", name="Details").click()
+    page.locator("#detail-record img").wait_for()
+    page.goto(server + "curator")
+    page.fill("#token", CURATOR_TOKEN)
+    page.click("#login button")
+    page.locator("#searches tbody tr").first.wait_for()
+    assert refused == []
+    context.close()
