@@ -42,7 +42,7 @@ def search(client: TestClient, photo: bytes, **headers: str):
 
 
 def test_every_answer_has_the_security_headers(client: TestClient) -> None:
-    for path in ("/", "/api/filters", "/static/app.js", "/api/records/none/none"):
+    for path in ("/", "/browse", "/curator", "/api/filters", "/static/search.js", "/api/records/none/none"):
         headers = client.get(path).headers
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "same-origin"
