@@ -104,7 +104,10 @@ def test_harvest_keeps_to_its_politeness(site: IIIFSite, tmp_path: Path) -> None
     ingest(f"{site.url}/iiif/collection.json", tmp_path / "cat", politeness=polite, progress=False)
     assert site.max_in_flight <= 2
     starts = sorted(entry.started for entry in site.log)
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.09
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # Seen by the server, whose threads start a few ms late now and then on a busy machine; without
+    # the delay two requests would start together (gap ~0).
+    assert min(gaps) >= 0.06 and sum(gaps) / len(gaps) >= 0.095
     assert all(entry.user_agent.startswith("platemark/") for entry in site.log)
 
 
