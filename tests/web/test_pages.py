@@ -84,6 +84,8 @@ def test_browse_page_has_no_accessibility_violations(device, server: str, tmp_pa
     device.goto(server + "browse")
     expect(device.locator("#status")).to_contain_text("15 records.")
     if device.viewport_size["width"] > 1000:
+        device.wait_for_function("[...document.images].every(image => image.complete)")
+        device.wait_for_timeout(300)
         save_screenshot(device, "browse-desktop.png", tmp_path)
 
 
