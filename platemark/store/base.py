@@ -476,7 +476,7 @@ class Catalog(ABC):
     def records(self, keys: Iterable[int]) -> dict[int, StoredRecord]:
         """Records by key; keys that are not in the catalog are left out."""
         found = {}
-        for chunk in batched(sorted(set(keys)), CHUNK):
+        for chunk in batched(_distinct_keys(keys), CHUNK):
             marks = ",".join("?" * len(chunk))
             for row in self.execute(f"SELECT {RECORD_COLUMNS} FROM records WHERE id IN ({marks})", chunk):
                 found[row[0]] = _record(row)
@@ -536,7 +536,7 @@ class Catalog(ABC):
     def _features_of(self, columns: str, keys: Iterable[int] | None) -> Iterator[tuple]:
         """Rows of (record, *columns) from features, in key order, fetched a chunk at a time."""
         if keys is not None:
-            for chunk in batched(sorted(set(keys)), CHUNK):
+            for chunk in batched(_distinct_keys(keys), CHUNK):
                 marks = ",".join("?" * len(chunk))
                 yield from self.execute(
                     f"SELECT record, {columns} FROM features WHERE record IN ({marks}) ORDER BY record", chunk
@@ -630,6 +630,11 @@ def batched(items: Iterable[Any], size: int) -> Iterator[tuple]:
 
 #: The `records` columns a new record fills, in the order of RecordWithFeatures.columns().
 RECORD_FIELDS = "collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max, iiif"
+
+
+def _distinct_keys(keys: Iterable[int]) -> list[int]:
+    """Keys in order, once each, as Python ints (a numpy integer binds to nothing in SQLite)."""
+    return sorted({int(key) for key in keys})
 
 
 def _keypoints(points: bytes, descriptors: bytes) -> tuple[np.ndarray, np.ndarray]:

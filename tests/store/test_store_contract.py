@@ -234,6 +234,7 @@ def test_filter_values_lists_collections_facets_and_years(store: Catalog) -> Non
 def test_records_by_key_leaves_out_missing_keys(store: Catalog) -> None:
     key = add(store, "a")
     assert list(store.records([key, key + 1000])) == [key]
+    assert list(store.records(np.array([key], np.int64))) == [key]  # keys as numpy gives them
 
 
 def test_bulk_insert_and_export_round_trip(store: Catalog) -> None:
