@@ -94,12 +94,19 @@ def aic(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
     return [run_set("aic+museum distractors", catalog, sim.ground_truth, rate, options)]
 
 
-def hatched(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
-    source = work / "hatch-source" / "images"
-    source.mkdir(parents=True)
+def hatching_source(bench: Path, work: Path) -> Path:
+    """A collection folder of the aic and museum images, to render as engravings. They are copied:
+    ingest refuses links that lead out of a collection folder."""
+    source = work / "hatch-source"
+    (source / "images").mkdir(parents=True)
     for image in [*(bench / "aic" / "images").glob("*.jpg"), *(bench / "museum/collection/images").glob("*.jpg")]:
-        (source / image.name).symlink_to(image.resolve())
-    sim = simulate(source.parent, work / "hatched", queries=150, unknown=40, hatch=True, seed=2, progress=False)
+        shutil.copyfile(image, source / "images" / image.name)
+    return source
+
+
+def hatched(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
+    source = hatching_source(bench, work)
+    sim = simulate(source, work / "hatched", queries=150, unknown=40, hatch=True, seed=2, progress=False)
     catalog = work / "hatched-catalog"
     rate = timed_ingest(sim.collection, catalog, "hatched")
     far = simulate(sim.collection, work / "hatched-far", queries=100, seed=3, settings=FAR_AWAY, progress=False)
