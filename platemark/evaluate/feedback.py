@@ -15,7 +15,6 @@ from platemark.errors import PlatemarkError
 from platemark.evaluate.groundtruth import write_ground_truth
 from platemark.search.saved import Retention, SavedSearches
 from platemark.store import Catalog
-from platemark.store.base import Feedback
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,7 @@ def export_feedback(catalog: Catalog, csv_path: str | Path) -> FeedbackExport:
 
 def _export(catalog: Catalog, csv_path: Path, photos: Path) -> FeedbackExport:
     saved = SavedSearches(catalog, Retention())
-    answers: dict[str, list[Feedback]] = {}
-    for answer in catalog.feedback():
-        answers.setdefault(answer.search_id, []).append(answer)
+    answers = catalog.feedback()
     rows, found, absent, only_no, missing = [], 0, 0, 0, 0
     photos.mkdir(exist_ok=True)
     for search_id, given in sorted(answers.items()):

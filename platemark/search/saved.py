@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -34,7 +34,8 @@ class Retention:
 
 
 #: What a visitor may say about a result: it is the print, it is not, or (about all) none of them is.
-ANSWERS = ("this", "not_this", "none")
+Answer = Literal["this", "not_this", "none"]
+ANSWERS: tuple[str, ...] = get_args(Answer)
 
 
 class SavedSearches:
@@ -101,9 +102,7 @@ class SavedSearches:
     def recent(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[float, SavedSearch, list[Feedback]]], int]:
         """Unexpired searches, newest first, each with when it was made and its answers; and how many there are."""
         page, total = self.catalog.recent_searches(offset, limit)
-        answers: dict[str, list[Feedback]] = {}
-        for answer in self.catalog.feedback(saved.search_id for _, saved in page):
-            answers.setdefault(answer.search_id, []).append(answer)
+        answers = self.catalog.feedback(saved.search_id for _, saved in page)
         return [(made, saved, answers.get(saved.search_id, [])) for made, saved in page], total
 
     def photo(self, search_id: str) -> Path:

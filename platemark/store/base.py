@@ -436,16 +436,19 @@ class Catalog(ABC):
                 (search_id, collection, record_id, answer, answered_at),
             )
 
-    def feedback(self, search_ids: Iterable[str] | None = None) -> list[Feedback]:
-        """Answers about saved searches (all of them, or those of `search_ids`), oldest first."""
+    def feedback(self, search_ids: Iterable[str] | None = None) -> dict[str, list[Feedback]]:
+        """Answers about saved searches (all of them, or those of `search_ids`), by search, oldest first."""
         select = "SELECT search_id, collection, record_id, answer, answered_at FROM feedback"
         if search_ids is None:
-            return [Feedback(*row) for row in self.execute(f"{select} ORDER BY answered_at")]
-        found = []
-        for chunk in batched(sorted(set(search_ids)), CHUNK):
-            marks = ",".join("?" * len(chunk))
-            found += [Feedback(*row) for row in self.execute(f"{select} WHERE search_id IN ({marks})", chunk)]
-        return sorted(found, key=lambda answer: answer.answered_at)
+            rows = self.execute(f"{select} ORDER BY answered_at").fetchall()
+        else:
+            rows = []
+            for chunk in batched(sorted(set(search_ids)), CHUNK):
+                rows += self.execute(f"{select} WHERE search_id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        by_search: dict[str, list[Feedback]] = {}
+        for answer in sorted((Feedback(*row) for row in rows), key=lambda answer: answer.answered_at):
+            by_search.setdefault(answer.search_id, []).append(answer)
+        return by_search
 
     def recent_searches(self, offset: int = 0, limit: int = 50) -> tuple[list[tuple[float, SavedSearch]], int]:
         """Unexpired saved searches, newest first, each with when it was made (Unix time), and how many there are."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
+
+from platemark.search.saved import Answer
 
 Quad = list[list[float]]
 
@@ -123,7 +123,7 @@ class PrivacyPublic(BaseModel):
 class FeedbackCreate(BaseModel):
     """A visitor's answer: a result is (`this`) or is not (`not_this`) the print, or `none` of them is."""
 
-    answer: Literal["this", "not_this", "none"]
+    answer: Answer
     collection: str | None = Field(None, max_length=500, description="The result answered about; not for `none`.")
     record_id: str | None = Field(None, max_length=500)
 
@@ -131,7 +131,7 @@ class FeedbackCreate(BaseModel):
 class FeedbackPublic(BaseModel):
     """One answer about a search's result."""
 
-    answer: Literal["this", "not_this", "none"]
+    answer: Answer
     collection: str = Field(description="Empty for `none`.")
     record_id: str = Field(description="Empty for `none`.")
     answered_at: float = Field(description="Unix time.")

@@ -38,12 +38,7 @@ def recent_searches(
             query_url=url(request, f"api/searches/{search.search_id}/image"),
             best=(search.response.get("data") or [None])[0],
             count=len(search.response.get("data", [])),
-            answers=[
-                FeedbackPublic(
-                    answer=a.answer, collection=a.collection, record_id=a.record_id, answered_at=a.answered_at
-                )
-                for a in answers
-            ],
+            answers=[FeedbackPublic.model_validate(answer, from_attributes=True) for answer in answers],
         )
         for made, search, answers in page
     ]
