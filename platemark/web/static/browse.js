@@ -3,7 +3,7 @@
 // search. The address holds the query, the filters and the page, so a link shows the same list.
 
 import { $, api, el, overlay, showError, showStatus, startPage } from "./common.js";
-import { showDetail } from "./detail.js";
+import { detailsButton } from "./detail.js";
 import { describeFilters, filterPairs, requestFromParams, restoreFilters, setUpFilters } from "./filters.js";
 import { t } from "./i18n.js";
 
@@ -74,11 +74,7 @@ function card(record) {
   for (const fact of [m.person, m.date, m.inventory_number || record.record_id].filter(Boolean)) {
     body.append(el("p", fact, "meta"));
   }
-  const details = el("button", t("card.details"));
-  details.type = "button";
-  details.setAttribute("aria-label", t("card.details_of", { title }));
-  details.addEventListener("click", () => showDetail(record));
-  body.append(details);
+  body.append(detailsButton(record, title));
   item.append(body);
   return item;
 }

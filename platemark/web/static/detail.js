@@ -68,8 +68,17 @@ function closeDetail() {
   panel.close();
 }
 
+// The "Details" button of a record's card (named after the record for screen readers).
+export function detailsButton(record, title, options = {}) {
+  const button = el("button", t("card.details"));
+  button.type = "button";
+  button.setAttribute("aria-label", t("card.details_of", { title }));
+  button.addEventListener("click", () => showDetail(record, options));
+  return button;
+}
+
 // Shows a record; with `hit` and `search` (a search result), also the photo and the matched region.
-export function showDetail(record, { hit = null, search = null } = {}) {
+function showDetail(record, { hit = null, search = null } = {}) {
   panel = panel || build();
   opener = document.activeElement;
   const m = record.metadata;

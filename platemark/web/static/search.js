@@ -5,7 +5,7 @@ import {
   $, api, claimsMatch, dropArea, el, externalLink, isWebLink, overlay, showError, showStatus, startPage, strength, upload,
   uploadablePhoto, verdictOf,
 } from "./common.js";
-import { showDetail } from "./detail.js";
+import { detailsButton } from "./detail.js";
 import { describeFilters, filterPairs, restoreFilters, setUpFilters, yearsInOrder } from "./filters.js";
 import { number, t } from "./i18n.js";
 
@@ -191,11 +191,7 @@ function card(hit, index) {
     body.append(el("p", fact, "meta"));
   }
   const actions = el("div", "", "card-actions");
-  const details = el("button", t("card.details"));
-  details.type = "button";
-  details.setAttribute("aria-label", t("card.details_of", { title }));
-  details.addEventListener("click", () => showDetail(record, { hit, search: state.lastSearch }));
-  actions.append(details);
+  actions.append(detailsButton(record, title, { hit, search: state.lastSearch }));
   if (isWebLink(m.record_url)) actions.append(externalLink(m.record_url, t("card.record"), t("card.record_of", { title })));
   body.append(actions, feedbackButtons(hit, title, index));
   item.append(body);
