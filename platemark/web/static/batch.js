@@ -33,13 +33,20 @@ function store(mode, work) {
   });
 }
 
-const allRows = () => store("readonly", (rows) => rows.getAll());
-const saveRow = (row) => store("readwrite", (rows) => rows.put(row));
+// The rows, by id in the order added: read from IndexedDB once when the page starts, then kept here
+// and written through, so each search does not read the whole table (with its thumbnails) again.
+const table = new Map();
+const allRows = () => [...table.values()];
+
+async function saveRow(row) {
+  row.id = await store("readwrite", (rows) => rows.put(row));
+  table.set(row.id, row);
+}
 
 // ---- adding photos ----------------------------------------------------------------------------
 async function addPhotos(files) {
   const images = [...files].filter((file) => file.type.startsWith("image/"));
-  const room = MAX_PHOTOS - (await allRows()).length;
+  const room = MAX_PHOTOS - table.size;
   if (images.length > room) showError(t("batch.too_many", { count: MAX_PHOTOS }));
   for (const file of images.slice(0, Math.max(0, room))) {
     const row = { name: file.name, state: "waiting", added: Date.now() };
@@ -51,7 +58,7 @@ async function addPhotos(files) {
     } catch {
       Object.assign(row, { state: "failed", error: t("photo.not_an_image") });
     }
-    row.id = await saveRow(row);
+    await saveRow(row);
     renderRow(row);
     work(); // the first photos are searched while the rest are still being read
   }
@@ -71,7 +78,7 @@ async function work() {
   running = true;
   try {
     for (;;) {
-      const rows = await allRows();
+      const rows = allRows();
       const next = rows.find((row) => row.state === "waiting");
       showProgress(rows);
       if (!next) break;
@@ -160,10 +167,10 @@ function renderRow(row) {
   if (!tr.isConnected) $("#batch-table tbody").append(tr);
 }
 
-async function downloadCsv() {
+function downloadCsv() {
   const header = ["query", "record_id", "collection", "verified", "verdict", "inliers", "score", "title",
     "elapsed_ms", "error", "search_link"];
-  const lines = (await allRows()).map((row) => {
+  const lines = allRows().map((row) => {
     const best = row.best;
     return [row.name, best ? best.record.record_id : "", best ? best.record.collection : "",
       best ? String(best.verified) : "false", best ? verdictOf(best) : "", best ? best.inliers : "",
@@ -182,6 +189,7 @@ async function downloadCsv() {
 async function clearTable() {
   if (running) return showError(t("batch.busy"));
   await store("readwrite", (rows) => rows.clear());
+  table.clear();
   $("#batch-table tbody").replaceChildren();
   showProgress([]);
 }
@@ -198,7 +206,8 @@ $("#clear").addEventListener("click", clearTable);
 await startPage("batch");
 try {
   db = await openDatabase();
-  const rows = await allRows();
+  const rows = await store("readonly", (stored) => stored.getAll());
+  for (const row of rows) table.set(row.id, row);
   rows.forEach(renderRow);
   showProgress(rows);
   work(); // photos still waiting when the page was closed are searched now
