@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from web_support import running_server
 from platemark.settings import Settings
 from platemark.simulate.photos import PhotoSettings, phone_photo
 from platemark.web.app import create_app
-from tests.web.chromium import CHROMIUM, FLAGS
+from tests.web.chromium import CHROMIUM, DESKTOP, FLAGS
 
 #: The curator password of the `client` app.
 CURATOR_TOKEN = "a curator's password"
@@ -77,3 +77,26 @@ def server(catalog_path: Path) -> Iterator[str]:
         ["--catalog", str(catalog_path)], workers=1, env={"PLATEMARK_CURATOR_TOKEN": CURATOR_TOKEN}
     ) as running:
         yield running.url
+
+
+@pytest.fixture
+def new_page(browser, server: str) -> Iterator[Callable[..., object]]:
+    """Opens a page in a fresh browser context, closed after the test.
+
+    `device` holds Playwright's context options (PHONE, DESKTOP); `path` is opened on the server (None:
+    nothing). Playwright evaluates test expressions with eval(), which the pages' policy forbids, so the
+    policy is bypassed unless `enforce_csp` (the tests of the policy itself).
+    """
+    contexts = []
+
+    def open_page(device: dict = DESKTOP, path: str | None = "", *, enforce_csp: bool = False, **options: object):
+        context = browser.new_context(**device, bypass_csp=not enforce_csp, **options)
+        contexts.append(context)
+        page = context.new_page()
+        if path is not None:
+            page.goto(server + path)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -21,23 +21,13 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def page(browser, server: str):
-    # Playwright evaluates test expressions with eval(), which the page's policy forbids; the
-    # policy itself is checked by test_page_works_within_its_content_security_policy.
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, bypass_csp=True)
-    page = context.new_page()
-    page.goto(server)
-    yield page
-    context.close()
+def page(new_page):
+    return new_page({"viewport": {"width": 1200, "height": 900}})
 
 
 @pytest.fixture
-def phone(browser, server: str):
-    context = browser.new_context(**PHONE, bypass_csp=True)
-    page = context.new_page()
-    page.goto(server)
-    yield page
-    context.close()
+def phone(new_page):
+    return new_page(PHONE)
 
 
 @pytest.fixture(scope="module")
@@ -183,21 +173,20 @@ def test_filters_narrow_results(page, photos: Path) -> None:
     assert set(ids) == {"astronaut", "camera", "coffee"}
 
 
-def test_share_link_reopens_the_search(page, browser, photos: Path) -> None:
+def test_share_link_reopens_the_search(page, new_page, photos: Path) -> None:
     search_with(page, photos / "camera.jpg")
     link = page.url
     assert "#search=" in link
-    other = browser.new_context().new_page()
+    other = new_page({}, path=None, enforce_csp=True)
     other.goto(link)
     other.wait_for_selector("#result-list .card")
     assert other.locator("#result-list .card").first.get_attribute("data-record-id") == "camera"
     other.locator("#result-list .card button").first.click()
     assert other.locator("#detail").is_visible()
     assert other.locator("#detail-query img").get_attribute("src").endswith("/image")
-    other.context.close()
 
 
-def test_share_link_of_a_filtered_search_restores_and_shows_its_filters(page, browser, photos: Path) -> None:
+def test_share_link_of_a_filtered_search_restores_and_shows_its_filters(page, new_page, photos: Path) -> None:
     page.set_input_files("#file", str(photos / "camera.jpg"))
     page.click("#filters summary")
     page.select_option("#f-collection", "samples")
@@ -206,12 +195,11 @@ def test_share_link_of_a_filtered_search_restores_and_shows_its_filters(page, br
     page.wait_for_selector("#result-list .card")
     said = "Filtered by collection samples and artist “scikit”."
     assert said in page.inner_text("#status")
-    other = browser.new_context().new_page()
+    other = new_page({}, path=None, enforce_csp=True)
     other.goto(page.url)
     other.wait_for_selector("#result-list .card")
     assert said in other.inner_text("#status")
     assert other.input_value("#f-collection") == "samples" and other.input_value("#f-person") == "scikit"
-    other.context.close()
 
 
 def test_unknown_upload_shows_readable_error(page, tmp_path: Path) -> None:
@@ -240,9 +228,8 @@ def test_mobile_results_screenshot(phone, photos: Path, tmp_path: Path) -> None:
     save_screenshot(phone, "results-mobile.png", tmp_path)
 
 
-def test_page_works_within_its_content_security_policy(browser, server: str, photos: Path) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
+def test_page_works_within_its_content_security_policy(new_page, server: str, photos: Path) -> None:
+    page = new_page({"viewport": {"width": 390, "height": 844}}, path=None, enforce_csp=True)
     refused: list[str] = []
     page.on(
         "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
@@ -254,7 +241,6 @@ def test_page_works_within_its_content_security_policy(browser, server: str, pho
     page.locator("#result-list .card").first.get_by_role("button", name="Details").click()
     page.wait_for_selector("#detail-record img")
     assert refused == []
-    context.close()
 
 
 def test_page_says_how_long_photos_are_kept_and_sharing_keeps_them_longer(page, server: str, photos: Path) -> None:
@@ -355,10 +341,8 @@ def test_this_is_it_and_none_of_these_are_kept_with_the_search(page, server: str
     assert answers() == [("none", "")]
 
 
-def test_details_are_a_side_panel_on_a_desktop_beside_usable_results(browser, server: str, photos: Path) -> None:
-    context = browser.new_context(**DESKTOP, bypass_csp=True)
-    page = context.new_page()
-    page.goto(server)
+def test_details_are_a_side_panel_on_a_desktop_beside_usable_results(new_page, photos: Path) -> None:
+    page = new_page(DESKTOP)
     search_with(page, photos / "camera.jpg")
     cards = page.locator("#result-list .card")
     cards.nth(0).get_by_role("button", name="Details").click()
@@ -366,12 +350,10 @@ def test_details_are_a_side_panel_on_a_desktop_beside_usable_results(browser, se
     table = page.locator("#detail-metadata").bounding_box()
     assert table["y"] + 40 < 900, "the record's facts are in view without scrolling"
     cards.nth(1).get_by_role("button", name="Details").click()  # the results stay usable beside the panel
-    assert page.inner_text("#detail-title") != "" and page.locator("#detail-close").evaluate(
-        "b => b === document.activeElement"
-    )
+    assert page.inner_text("#detail-title") == cards.nth(1).locator("h3").inner_text()
+    assert page.locator("#detail-close").evaluate("button => button === document.activeElement")
     page.keyboard.press("Escape")
     assert not page.locator("#detail").is_visible()
-    context.close()
 
 
 def test_details_on_a_phone_show_the_facts_first(phone, photos: Path) -> None:
@@ -401,10 +383,8 @@ def test_empty_facets_are_hidden(page) -> None:
     assert page.locator("#f-classification").is_visible()
 
 
-def test_a_german_browser_gets_the_page_in_german_and_may_switch(browser, server: str, photos: Path) -> None:
-    context = browser.new_context(**PHONE, locale="de-CH", bypass_csp=True)
-    page = context.new_page()
-    page.goto(server)
+def test_a_german_browser_gets_the_page_in_german_and_may_switch(new_page, server: str, photos: Path) -> None:
+    page = new_page(PHONE, locale="de-CH")
     page.wait_for_function("document.documentElement.lang === 'de'")
     assert page.get_by_role("link", name="Mit Foto suchen").get_attribute("aria-current") == "page"
     search_with(page, photos / "camera.jpg")
@@ -417,16 +397,11 @@ def test_a_german_browser_gets_the_page_in_german_and_may_switch(browser, server
     page.goto(server + "?lang=fr")  # a link may name the language
     page.wait_for_function("document.documentElement.lang === 'fr'")
     assert page.get_by_role("link", name="Chercher par photo").count() == 1
-    context.close()
 
 
 @pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["phone", "desktop"])
-def test_search_page_and_its_details_have_no_accessibility_violations(
-    browser, server: str, photos: Path, device: dict
-) -> None:
-    context = browser.new_context(**device, bypass_csp=True)
-    page = context.new_page()
-    page.goto(server)
+def test_search_page_and_its_details_have_no_accessibility_violations(new_page, photos: Path, device: dict) -> None:
+    page = new_page(device)
     page.wait_for_selector("#f-collection option", state="attached")
     page.click("#filters summary")
     assert axe_violations(page) == []
@@ -435,25 +410,19 @@ def test_search_page_and_its_details_have_no_accessibility_violations(
     page.locator("#result-list .card").first.get_by_role("button", name="Details").click()
     page.wait_for_selector("#detail-record img")
     assert axe_violations(page) == []
-    context.close()
 
 
-def test_desktop_detail_screenshot(browser, server: str, photos: Path, tmp_path: Path) -> None:
-    context = browser.new_context(**DESKTOP)
-    page = context.new_page()
-    page.goto(server)
+def test_desktop_detail_screenshot(new_page, photos: Path, tmp_path: Path) -> None:
+    page = new_page(DESKTOP, enforce_csp=True)
     search_with(page, photos / "two.jpg")
     page.locator("#result-list .card").first.get_by_role("button", name="Details").click()
     page.wait_for_selector("#detail-record img")
     page.wait_for_timeout(500)
     save_screenshot(page, "detail-desktop.png", tmp_path)
-    context.close()
 
 
-def test_the_accessibility_check_finds_violations_when_there_are_some(browser) -> None:
-    context = browser.new_context(bypass_csp=True)
-    page = context.new_page()
+def test_the_accessibility_check_finds_violations_when_there_are_some(new_page) -> None:
+    page = new_page({}, path=None)
     page.set_content('<html><body><img src="x.png"><button></button><p style="color:#ccc">faint</p></body></html>')
     found = " ".join(axe_violations(page))
     assert "image-alt" in found and "button-name" in found and "color-contrast" in found
-    context.close()

@@ -19,10 +19,8 @@ expect = playwright_api.expect
 
 
 @pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def device(request, browser):
-    context = browser.new_context(**request.param, bypass_csp=True)
-    yield context.new_page()
-    context.close()
+def device(request, new_page):
+    return new_page(request.param, path=None)
 
 
 def record_ids(page) -> list[str]:
@@ -67,10 +65,8 @@ def test_browse_text_search_with_filters_and_details(page_on_desktop, server: st
 
 
 @pytest.fixture
-def page_on_desktop(browser):
-    context = browser.new_context(**DESKTOP, bypass_csp=True)
-    yield context.new_page()
-    context.close()
+def page_on_desktop(new_page):
+    return new_page(DESKTOP, path=None)
 
 
 def test_browse_page_has_no_accessibility_violations(device, server: str, tmp_path: Path) -> None:
@@ -183,9 +179,8 @@ def test_curator_view_lists_recent_searches_with_answers(device, server: str, bo
     assert axe_violations(device) == []
 
 
-def test_pages_work_within_their_content_security_policy(browser, server: str, box_of_photos) -> None:
-    context = browser.new_context(**DESKTOP)  # no bypass: the pages' own policy applies
-    page = context.new_page()
+def test_pages_work_within_their_content_security_policy(new_page, server: str, box_of_photos) -> None:
+    page = new_page(DESKTOP, path=None, enforce_csp=True)
     refused: list[str] = []
     page.on("console", lambda message: refused.append(message.text) if message.type == "error" else None)
     page.goto(server + "batch")
@@ -204,4 +199,3 @@ def test_pages_work_within_their_content_security_policy(browser, server: str, b
     page.click("#login button")
     page.locator("#searches tbody tr").first.wait_for()
     assert refused == []
-    context.close()
