@@ -22,7 +22,7 @@ from report import print_table, save_results
 
 from platemark.evaluate.run import evaluate
 from platemark.ingest.pipeline import ingest
-from platemark.search.engine import Searcher, SearchOptions
+from platemark.search.engine import Searcher
 from platemark.simulate.dataset import simulate
 from platemark.simulate.photos import PhotoSettings
 from platemark.store import open_catalog
@@ -56,8 +56,8 @@ def timed_ingest(folder: Path, catalog: Path, collection: str | None = None) -> 
     return report.added / (time.perf_counter() - started)
 
 
-def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float, options: SearchOptions) -> dict:
-    searcher = Searcher(open_catalog(catalog), options)
+def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float) -> dict:
+    searcher = Searcher(open_catalog(catalog))
     records = searcher.catalog.count()
     result = evaluate(searcher, ground_truth, progress=False)
     wrong_inliers = [
@@ -80,18 +80,18 @@ def run_set(name: str, catalog: Path, ground_truth: Path, ingest_rate: float, op
     }
 
 
-def museum(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
+def museum(bench: Path, work: Path) -> list[dict]:
     catalog = work / "museum-catalog"
     rate = timed_ingest(bench / "museum" / "collection", catalog, "museum")
-    return [run_set("museum", catalog, bench / "museum" / "ground_truth.csv", rate, options)]
+    return [run_set("museum", catalog, bench / "museum" / "ground_truth.csv", rate)]
 
 
-def aic(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
+def aic(bench: Path, work: Path) -> list[dict]:
     catalog = work / "aic-catalog"
     rate = timed_ingest(bench / "aic", catalog, "aic")
     timed_ingest(bench / "museum" / "collection", catalog, "museum")
     sim = simulate(bench / "aic", work / "aic-queries", queries=200, seed=1, progress=False)
-    return [run_set("aic+museum distractors", catalog, sim.ground_truth, rate, options)]
+    return [run_set("aic+museum distractors", catalog, sim.ground_truth, rate)]
 
 
 def hatching_source(bench: Path, work: Path) -> Path:
@@ -104,15 +104,15 @@ def hatching_source(bench: Path, work: Path) -> Path:
     return source
 
 
-def hatched(bench: Path, work: Path, options: SearchOptions) -> list[dict]:
+def hatched(bench: Path, work: Path) -> list[dict]:
     source = hatching_source(bench, work)
     sim = simulate(source, work / "hatched", queries=150, unknown=40, hatch=True, seed=2, progress=False)
     catalog = work / "hatched-catalog"
     rate = timed_ingest(sim.collection, catalog, "hatched")
     far = simulate(sim.collection, work / "hatched-far", queries=100, seed=3, settings=FAR_AWAY, progress=False)
     return [
-        run_set("hatched prints", catalog, sim.ground_truth, rate, options),
-        run_set("hatched, far away", catalog, far.ground_truth, rate, options),
+        run_set("hatched prints", catalog, sim.ground_truth, rate),
+        run_set("hatched, far away", catalog, far.ground_truth, rate),
     ]
 
 
@@ -124,16 +124,10 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench"))
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
-    parser.add_argument(
-        "--shortlist-only",
-        action="store_true",
-        help="search as large catalogs do: verify the global shortlist, no keypoint vote index",
-    )
     args = parser.parse_args()
-    options = SearchOptions(vote_index_max_keypoints=0) if args.shortlist_only else SearchOptions()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
-    rows = [row for name in args.sets.split(",") for row in SETS[name](args.bench, args.work, options)]
+    rows = [row for name in args.sets.split(",") for row in SETS[name](args.bench, args.work)]
 
     print_table(rows, COLUMNS)
     print("\nmean time per query stage (ms):")
@@ -141,9 +135,8 @@ def main() -> None:
         print(f"  {row['set']}: " + ", ".join(f"{s} {ms}" for s, ms in row["stages_ms_mean"].items()))
     save_results(
         "bench_retrieval",
-        {"rows": rows, "shortlist_only": args.shortlist_only},
+        {"rows": rows},
         ("torch", "opencv-contrib-python-headless", "faiss-cpu", "numpy"),
-        "-shortlist-only" if args.shortlist_only else "",
     )
 
 

@@ -362,6 +362,11 @@ def info(catalog: str, media: Path | None, as_json: bool) -> None:
     click.echo(f"global:      {details['extractors'].get('global')}")
     click.echo(f"local:       {details['extractors'].get('local')}")
     click.echo(f"keypoints:   {details['local_keypoints']}")
+    index = details["index"]
+    click.echo(
+        f"index:       {index['indexed']} of {details['records']} records indexed, {index['segments']} segment(s), "
+        f"{index['postings_mb']} MB of postings (codebook {index['codebook']})"
+    )
     click.echo(f"size:        {details['size_mb']} MB")
 
 
@@ -409,6 +414,29 @@ def migrate(catalog: str, media: Path | None) -> None:
     with open_catalog(catalog, media=media, create=True) as store:
         applied = store.migrated
     click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@cli.command()
+@catalog_options
+@click.option("--retrain", is_flag=True, help="Train a new codebook now (searches go on with the old one meanwhile).")
+def index(catalog: str, media: Path | None, retrain: bool) -> None:
+    """Bring the local-feature index up to date: index records not indexed yet, merge, retrain if grown.
+
+    `ingest` does this itself (at least every minute and at the end); run it after an ingest was
+    killed, or with --retrain to rebuild the codebook.
+
+    Example: platemark index --catalog ./catalog
+    """
+    from platemark.index.build import update_index
+    from platemark.store import open_catalog
+
+    with open_catalog(catalog, media=media) as store:
+        report = update_index(store, retrain=retrain)
+    trained = "trained a codebook, " if report.trained else ""
+    click.echo(
+        f"{trained}indexed {report.indexed} record(s), merged {report.merged} segment(s) "
+        f"in {report.seconds:.1f} s (codebook {report.codebook})"
+    )
 
 
 @cli.command()

@@ -21,10 +21,10 @@ from platemark.errors import UnreadableImage
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures, SiftExtractor
 from platemark.images import encode_jpeg, load_image, write_atomically
+from platemark.index.build import update_index
 from platemark.ingest.fetch import Fetcher, Politeness
 from platemark.ingest.harvest import DownloadCache, download
 from platemark.ingest.sources.base import PrintRecord, SourceListing, open_source
-from platemark.search.engine import load_local_index
 from platemark.store import Catalog, open_catalog
 
 #: Longest side at which collection images are decoded, analysed and kept for display.
@@ -36,6 +36,9 @@ PLACEHOLDER_DISTANCE = 8
 
 #: Below this many images to process, work in this process instead of starting workers.
 POOL_THRESHOLD = 24
+
+#: During a long ingest, records stored are indexed at least this often (seconds), so they can be found.
+INDEX_EVERY = 60
 
 #: Ingest workers run at this niceness: searches on the same machine are interactive and come first.
 WORKER_NICENESS = 10
@@ -218,7 +221,11 @@ def _ingest_listing(
             report.unchanged += 1
 
     results = _extract_all([r.image_path for r, _ in todo], workers, progress, listing.name)
+    last_indexed = time.monotonic()
     for (record, digest), result in zip(todo, results, strict=True):
+        if time.monotonic() - last_indexed > INDEX_EVERY:
+            update_index(catalog)
+            last_indexed = time.monotonic()
         if isinstance(result, UnreadableImage):
             report.failed.append((record.label, str(result).split(": ", 1)[-1]))
             continue
@@ -255,7 +262,7 @@ def _ingest_listing(
     catalog.remove_orphan_images(written_before=started)
     if catalog.count():  # build the search indexes now, not on the first search
         catalog.warm()
-        load_local_index(catalog)
+        update_index(catalog)
     return report
 
 

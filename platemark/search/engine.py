@@ -1,13 +1,10 @@
 """The search pipeline: global shortlist + local-feature voting -> geometric verification -> ranking.
 
-Every worker holds reference keypoints in a faiss index and each photo keypoint votes for
-records, so candidates do not depend on the global shortlist. The index holds at most
-`SearchOptions.vote_index_max_keypoints`, so a worker's memory does not grow with the catalog:
-- a small catalog: all keypoints; votes carry the correspondences that are verified;
-- a large one: each record's strongest keypoints only, for voting; candidates are verified
-  with their full keypoints, fetched from the catalog;
-- one too large to leave `min_vote_keypoints` per record: no index; the global shortlist
-  (`shortlist_candidates`) is verified.
+One path at every catalog size: each photo keypoint votes through the catalog's word index
+(`platemark.search.local`), which holds every keypoint of every record, and the best-voted
+records and the global shortlist are verified with the correspondences the votes carry. A record
+ingested but not indexed yet is still found through the global shortlist, matched exhaustively
+against its stored keypoints.
 """
 
 from __future__ import annotations
@@ -22,9 +19,9 @@ import numpy as np
 
 from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
-from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
+from platemark.extract.sift import QUERY_SIDE, SiftExtractor
 from platemark.images import QUERY_MAX_SIDE, ImageSource, load_image
-from platemark.search.local import Correspondences, LocalIndex, match_descriptors
+from platemark.search.local import Matches, WordIndex, match_descriptors
 from platemark.search.verdicts import ORDER, Verdict, verdicts
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.base import Catalog, StoredRecord
@@ -37,15 +34,8 @@ class SearchOptions:
 
     vote_candidates: int = 12
     global_candidates: int = 4
-    #: Most reference keypoints (~1000 per record) the vote index holds: about 1.3 GB of
-    #: descriptors and their index per worker. Larger catalogs keep each record's strongest.
-    vote_index_max_keypoints: int = 5_000_000
-    #: Fewest keypoints per record worth voting with (stored keypoints are strongest first).
-    min_vote_keypoints: int = 40
-    #: Global candidates verified when the catalog is too large for any vote index.
-    shortlist_candidates: int = 16
     min_votes: int = 5
-    neighbours: int = 10
+    #: Lowe's ratio for exhaustive matching (records not indexed yet).
     ratio: float = 0.85
     try_mirror: bool = True
     #: Long sides at which the photo's local features are tried, in order, until one verifies:
@@ -160,7 +150,7 @@ class Searcher:
         if self.record_count == 0:
             raise PlatemarkError(f"{catalog.location}: the catalog holds no records")
         catalog.warm()
-        self.local_index = load_local_index(catalog, self.options)
+        self.word_index = WordIndex.load(catalog)
         self.filter_values = catalog.filter_values()
 
     def search(
@@ -192,11 +182,11 @@ class Searcher:
             rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
         with _timed(stages, "global"):
             query_vector = self.cnn.extract(rgb)
-            wanted = self.options.global_candidates if self.local_index else self.options.shortlist_candidates
+            wanted = self.options.global_candidates
             keys, sims = self.catalog.nearest(query_vector, max(top_k, wanted), where)
         similarity = dict(zip(keys.tolist(), sims.tolist(), strict=True))
 
-        allowed = self._allowed_rows(where)
+        allowed = self.catalog.keys_matching(where) if where is not None else None
         shortlist = keys[:wanted].tolist()
         sides = self.options.query_sides
         passes = [(side, False) for side in sides] + ([(sides[0], True)] if self.options.try_mirror else [])
@@ -245,12 +235,6 @@ class Searcher:
             where.check(self.filter_values)
         return self.catalog.browse(where, offset, limit)
 
-    def _allowed_rows(self, where: RecordFilter | None) -> np.ndarray | None:
-        """Mask of the vote index's record rows a filter admits (None: all)."""
-        if where is None or self.local_index is None:
-            return None
-        return np.isin(self.local_index.keys, self.catalog.keys_matching(where))
-
     def _verify(
         self,
         rgb: np.ndarray,
@@ -266,30 +250,30 @@ class Searcher:
         photo = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
         with _timed(stages, "local_features"):
             features = self.sift[side].extract(photo)
-        candidates: list[int] = []
-        matches = Correspondences.none()
-        if self.local_index is not None:
+        matches = Matches.none()
+        if self.word_index is not None:
             with _timed(stages, "local_votes"):
-                matches = self.local_index.correspondences(features.descriptors, opts.neighbours, opts.ratio)
-            votes = np.bincount(matches.owner, minlength=len(self.local_index.keys))
-            if allowed is not None:
-                votes[~allowed] = 0
-            by_votes = np.argsort(-votes, kind="stable")[: opts.vote_candidates]
-            candidates = [int(self.local_index.keys[r]) for r in by_votes if votes[r] >= opts.min_votes]
-        candidates += [k for k in shortlist if k not in candidates]
-        index = self.local_index
-        indexed = index.row_of if index is not None and index.complete else {}
+                matches = self.word_index.matches(features.descriptors)
+                if allowed is not None:
+                    matches = matches.where(np.isin(matches.key, allowed))
+        keys, _, counts = matches.votes()
+        voted = [int(k) for k in keys[counts >= opts.min_votes][: 3 * opts.vote_candidates]]
         with _timed(stages, "fetch"):
-            known.fetch(self.catalog, candidates, indexed)
+            current = known.fetch(self.catalog, self.word_index, voted + shortlist)
+        # votes again from current postings only: a deleted record has none, a re-ingested one its new ones
+        matches = matches.current({k: current[k] for k in voted + shortlist if k in current})
+        keys, _, counts = matches.votes()
+        candidates = [int(k) for k in keys[counts >= opts.min_votes][: opts.vote_candidates]]
+        candidates += [k for k in shortlist if k not in candidates]
         results = {}
         with _timed(stages, "verify"):
             for key in candidates:
                 if key not in known.records:
                     continue
-                if key in indexed:
-                    query_idx, points = self._indexed_matches(indexed[key], features, matches, key in shortlist)
-                else:
-                    reference_points, descriptors = known.keypoints[key]
+                if key in current:
+                    query_idx, points = matches.of(key, current[key])
+                else:  # not indexed yet: match its stored keypoints
+                    reference_points, descriptors = known.keypoints(self.catalog, key)
                     query_idx, reference_idx = match_descriptors(features.descriptors, descriptors, opts.ratio)
                     points = reference_points[reference_idx]
                 record = known.records[key]
@@ -301,64 +285,28 @@ class Searcher:
                 results[key] = found.flipped(features.width) if mirrored else found
         return results
 
-    def _indexed_matches(
-        self, row: int, features: LocalFeatures, matches: Correspondences, shortlisted: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(query keypoint idx, reference points) for a record in the vote index: its votes, or an
-        exhaustive match when a shortlisted record got too few votes to judge."""
-        index = self.local_index
-        query_idx, point_rows = matches.of(row)
-        if shortlisted and len(query_idx) < 3 * self.options.min_votes:
-            query_idx, point_rows = index.match_record(features.descriptors, row, self.options.ratio)
-        return query_idx, index.points[point_rows]
-
 
 @dataclass
 class _Candidates:
-    """Records and keypoints of one search's candidates, fetched once for all its passes."""
+    """Records of one search's candidates and the index segments holding them, fetched once for all passes."""
 
     records: dict[int, StoredRecord] = field(default_factory=dict)
-    keypoints: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    segments: dict[int, int] = field(default_factory=dict)
+    _keypoints: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _asked: set[int] = field(default_factory=set)
 
-    def fetch(self, catalog: Catalog, keys: list[int], indexed: dict[int, int]) -> None:
-        """Fetch what is missing; keypoints only of records the vote index does not hold."""
-        self.records.update(catalog.records(k for k in keys if k not in self.records))
-        wanted = [k for k in keys if k not in indexed and k not in self.keypoints]
-        for key, points, descriptors in catalog.local_features(wanted):
-            self.keypoints[key] = (points, descriptors)
+    def fetch(self, catalog: Catalog, index: WordIndex | None, keys: list[int]) -> dict[int, int]:
+        """Fetch what is missing; returns {key: segment of its current postings} of the indexed ones."""
+        wanted = [k for k in keys if k not in self._asked]
+        self._asked.update(wanted)
+        self.records.update(catalog.records(wanted))
+        if index is not None:
+            self.segments.update(catalog.indexed_segments(index.codebook_id, wanted))
+        return self.segments
 
-
-def load_local_index(catalog: Catalog, options: SearchOptions | None = None) -> LocalIndex | None:
-    """The catalog's keypoint vote index: the saved one if current, else rebuilt (and saved).
-
-    Holds every keypoint, or each record's strongest ones when the catalog has more than the
-    options allow, or is None when that would leave too few per record (see the module).
-    """
-    options = options or SearchOptions()
-    total = catalog.keypoint_count()
-    per_record = 0  # all
-    if total > options.vote_index_max_keypoints:
-        per_record = options.vote_index_max_keypoints // max(1, catalog.count())
-        if per_record < options.min_vote_keypoints:
-            return None
-    generation = catalog.generation
-    index = LocalIndex.load(catalog.index_dir, generation, per_record)
-    if index is not None:
-        return index
-    keys, owners, points, descriptors = [], [], [], []
-    for row, (key, record_points, record_descriptors) in enumerate(catalog.local_features()):
-        keep = slice(None, per_record or None)
-        keys.append(key)
-        owners.append(np.full(len(record_points[keep]), row, np.int32))
-        points.append(record_points[keep])
-        descriptors.append(record_descriptors[keep])
-    index = LocalIndex(
-        np.array(keys, np.int64),
-        np.concatenate(owners) if owners else np.zeros(0, np.int32),
-        np.concatenate(points) if points else np.zeros((0, 2), np.float32),
-        np.concatenate(descriptors) if descriptors else np.zeros((0, 128), np.uint8),
-        per_record=per_record,
-    )
-    with contextlib.suppress(OSError):  # a read-only catalog still searches, rebuilding in memory
-        index.save(catalog.index_dir, generation)
-    return index
+    def keypoints(self, catalog: Catalog, key: int) -> tuple[np.ndarray, np.ndarray]:
+        """(points, descriptors) of a record, read once."""
+        if key not in self._keypoints:
+            for found, points, descriptors in catalog.local_features([key]):
+                self._keypoints[found] = (points, descriptors)
+        return self._keypoints.get(key, (np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)))

@@ -1,185 +1,164 @@
-"""An index over every reference keypoint, so a photo finds its print by voting.
+"""Local-feature matching through the catalog's word index: a photo finds its print by voting.
 
-Each query descriptor looks up its nearest reference descriptors; a neighbour that is
-clearly closer than the background (the k-th neighbour) is a tentative correspondence
-and a vote for its record. Candidates therefore do not depend on the global shortlist,
-and the correspondences feed geometric verification directly.
+Each photo keypoint is given its nearest visual words; the reference keypoints stored under those
+words whose signatures lie within `MATCH_DISTANCE` bits are tentative correspondences, and votes
+for their records, weighted by how close the signatures are and how rare the word is. Candidates
+therefore do not depend on the global shortlist, the index holds every keypoint of every record
+at any catalog size, and the correspondences carry the reference positions verification needs.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import faiss
 import numpy as np
 
-from platemark.extract.sift import DESCRIPTOR_SCALE
+from platemark.index.codebook import MATCH_DISTANCE, SIGNATURE_BITS, Codebook, as_float, hamming
+from platemark.index.postings import decode
+from platemark.store.base import Catalog
 
-#: Below this many reference descriptors the search is exact.
-EXACT_LIMIT = 100_000
+#: Words each photo keypoint is looked up under: a descriptor near a cell border falls on either side.
+MULTIPLE_ASSIGNMENT = 3
 
 
 @dataclass
-class Correspondences:
-    """Tentative matches between query keypoints and reference keypoints."""
+class Matches:
+    """Tentative correspondences between photo keypoints and indexed reference keypoints."""
 
-    query: np.ndarray  # (M,) query keypoint index
-    reference: np.ndarray  # (M,) row in the index's point table
-    owner: np.ndarray  # (M,) record row the reference keypoint belongs to
+    query: np.ndarray  # (M,) photo keypoint index
+    key: np.ndarray  # (M,) record key
+    point: np.ndarray  # (M,) reference keypoint number
+    xy: np.ndarray  # (M, 2) reference keypoint position
+    segment: np.ndarray  # (M,) index segment the posting came from
+    weight: np.ndarray  # (M,) vote: signature closeness x word rarity
 
     @classmethod
-    def none(cls) -> Correspondences:
-        return cls(*(np.zeros(0, t) for t in (np.int64, np.int64, np.int32)))
-
-    def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """(query keypoint index, reference point row) pairs for one record row."""
-        mask = self.owner == row
-        return self.query[mask], self.reference[mask]
-
-
-class LocalIndex:
-    """Reference keypoints of all records: positions, owners, and a faiss index of descriptors.
-
-    Args:
-        keys: catalog key of each record row.
-        owners: record row (0..len(keys)-1) of each keypoint, ascending.
-        points: (M, 2) keypoint positions in their reference image.
-        descriptors: (M, 128) uint8 RootSIFT.
-        per_record: 0 if the index holds every keypoint of every record, else how many of each
-            record's strongest keypoints it holds (enough to vote, not to verify).
-    """
-
-    def __init__(
-        self,
-        keys: np.ndarray,
-        owners: np.ndarray,
-        points: np.ndarray,
-        descriptors: np.ndarray,
-        index: faiss.Index | None = None,
-        per_record: int = 0,
-    ) -> None:
-        self.keys = np.asarray(keys, np.int64)
-        self.per_record = per_record
-        self.row_of = {int(key): row for row, key in enumerate(self.keys)}
-        self.owners = owners.astype(np.int32)
-        self.points = points.astype(np.float32)
-        self.descriptors = descriptors
-        self.starts = np.searchsorted(self.owners, np.arange(len(self.keys) + 1))
-        self.index = index if index is not None else self._build(descriptors)
-
-    @staticmethod
-    def _build(descriptors: np.ndarray) -> faiss.Index:
-        vectors = _as_float(descriptors)
-        count = len(vectors)
-        if count <= EXACT_LIMIT:
-            index = faiss.IndexFlatL2(128)
-        else:
-            nlist = int(np.clip(4 * np.sqrt(count), 256, 16384))
-            # An HNSW graph finds the nearest lists: with thousands of lists, comparing every photo
-            # descriptor with every centroid would cost more than scanning the lists.
-            index = faiss.index_factory(128, f"IVF{nlist}_HNSW32,SQ8")
-            sample = np.random.default_rng(0).choice(count, min(count, 40 * nlist), replace=False)
-            index.train(vectors[np.sort(sample)])
-            faiss.extract_index_ivf(index).nprobe = 12
-        for start in range(0, count, 200_000):
-            index.add(vectors[start : start + 200_000])
-        return index
-
-    @property
-    def complete(self) -> bool:
-        """Whether it holds every keypoint, so its correspondences can be verified directly."""
-        return self.per_record == 0
+    def none(cls) -> Matches:
+        empty = np.zeros(0, np.int64)
+        return cls(empty, empty, empty, np.zeros((0, 2), np.float32), empty, np.zeros(0, np.float32))
 
     def __len__(self) -> int:
-        return len(self.owners)
+        return len(self.query)
 
-    def record_points(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """(point rows, descriptors) of one record."""
-        start, end = self.starts[row], self.starts[row + 1]
-        return np.arange(start, end), self.descriptors[start:end]
+    def where(self, mask: np.ndarray) -> Matches:
+        return Matches(
+            self.query[mask], self.key[mask], self.point[mask], self.xy[mask], self.segment[mask], self.weight[mask]
+        )
 
-    def correspondences(self, descriptors: np.ndarray, k: int = 10, ratio: float = 0.85) -> Correspondences:
-        """Tentative correspondences of query descriptors to all reference keypoints.
+    def votes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys, summed weights, correspondence counts), strongest first."""
+        if len(self) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64)
+        keys, inverse, counts = np.unique(self.key, return_inverse=True, return_counts=True)
+        scores = np.bincount(inverse, weights=self.weight)
+        order = np.argsort(-scores, kind="stable")
+        return keys[order], scores[order], counts[order]
 
-        A neighbour is kept when its distance is below `ratio` times that of the k-th
-        neighbour; each query keypoint votes at most once per record, and each
-        reference keypoint is used by at most one query keypoint.
-        """
-        if len(self) == 0 or len(descriptors) == 0:
-            return Correspondences.none()
-        k = min(k, len(self))
-        distances, neighbours = self.index.search(_as_float(descriptors), k)
-        background = np.maximum(distances[:, -1:], 1e-6)
-        relative = distances / background
-        accept = (neighbours >= 0) & (relative < ratio**2)
-        query = np.repeat(np.arange(len(descriptors)), k).reshape(-1, k)[accept]
-        reference, relative = neighbours[accept], relative[accept]
-        if len(query) == 0:
-            return Correspondences.none()
-        order = np.argsort(relative, kind="stable")  # closest first: the de-duplications keep the best
-        query, reference = query[order], reference[order]
-        owner = self.owners[reference]
-        _, first = np.unique(query.astype(np.int64) * (int(owner.max()) + 1) + owner, return_index=True)
-        keep = np.sort(first)
-        query, reference, owner = query[keep], reference[keep], owner[keep]
-        _, first = np.unique(reference, return_index=True)
-        keep = np.sort(first)
-        return Correspondences(query[keep], reference[keep], owner[keep])
+    def current(self, segments: dict[int, int]) -> Matches:
+        """Only the correspondences of these records ({key: segment of its current postings}): a record
+        re-ingested since it was indexed also has stale postings in an older segment."""
+        keys = np.array(sorted(segments), np.int64)
+        if len(keys) == 0:
+            return Matches.none()
+        wanted = np.array([segments[k] for k in keys.tolist()], np.int64)
+        at = np.minimum(np.searchsorted(keys, self.key), len(keys) - 1)
+        return self.where((keys[at] == self.key) & (wanted[at] == self.segment))
 
-    def match_record(self, descriptors: np.ndarray, row: int, ratio: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
-        """Exhaustive matching of query descriptors against one record's keypoints: (query idx, point rows)."""
-        rows, reference = self.record_points(row)
-        query_idx, reference_idx = match_descriptors(descriptors, reference, ratio)
-        return query_idx, rows[reference_idx]
+    def of(self, key: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
+        """(photo keypoint idx, reference points) of one record's current postings."""
+        mask = (self.key == key) & (self.segment == segment)
+        return self.query[mask], self.xy[mask]
 
-    # -- persistence ------------------------------------------------------------------------
-    def save(self, folder: Path, generation: int) -> None:
-        """Write the index as one file, atomically (other processes may be writing it too),
-        tagged with the catalog generation it reflects."""
-        folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f"local.npz.{os.getpid()}.part"
-        with open(part, "wb") as handle:
-            np.savez(
-                handle,
-                keys=self.keys,
-                owners=self.owners,
-                points=self.points,
-                descriptors=self.descriptors,
-                generation=np.int64(generation),
-                per_record=np.int64(self.per_record),
-                index=faiss.serialize_index(self.index),
-            )
-        part.replace(folder / "local.npz")
+
+class WordIndex:
+    """The catalog's active codebook, and lookups of photo descriptors in its posting lists.
+
+    Nothing but the codebook is held in memory: the posting lists are read from the catalog per
+    search, so every worker shares one index and sees records as soon as they are indexed.
+    """
+
+    def __init__(self, catalog: Catalog, codebook_id: int, codebook: Codebook) -> None:
+        self.catalog = catalog
+        self.codebook_id = codebook_id
+        self.codebook = codebook
+        self.records = max(1, catalog.count())
 
     @classmethod
-    def load(cls, folder: Path, generation: int, per_record: int = 0) -> LocalIndex | None:
-        """The saved index if it reflects `generation` and holds `per_record` keypoints, else None."""
-        try:
-            arrays = np.load(folder / "local.npz")
-            if int(arrays["generation"]) != generation or int(arrays["per_record"]) != per_record:
-                return None
-            index = faiss.deserialize_index(arrays["index"])
-            return cls(arrays["keys"], arrays["owners"], arrays["points"], arrays["descriptors"], index, per_record)
-        except (OSError, KeyError, ValueError, RuntimeError):
-            return None
+    def load(cls, catalog: Catalog) -> WordIndex | None:
+        """The index of the catalog's active codebook, or None if it has none yet."""
+        found = catalog.codebook("active")
+        return cls(catalog, found[0], Codebook.from_bytes(found[1])) if found else None
+
+    def matches(self, descriptors: np.ndarray) -> Matches:
+        """Correspondences of photo descriptors ((N, 128) RootSIFT) with every indexed record.
+
+        Each photo keypoint keeps its best correspondence per record, and each reference keypoint
+        its best photo keypoint, as a nearest-neighbour test would.
+        """
+        if len(descriptors) == 0:
+            return Matches.none()
+        assigned = self.codebook.assign(descriptors, MULTIPLE_ASSIGNMENT)
+        query = np.repeat(np.arange(len(descriptors)), assigned.shape[1])
+        words = assigned.ravel()
+        signatures = self.codebook.signatures(np.repeat(descriptors, assigned.shape[1], axis=0), words)
+        rows = list(self.catalog.postings(self.codebook_id, np.unique(words).tolist()))  # by word, then segment
+        if not rows:
+            return Matches.none()
+        postings = decode(b"".join(data for _, _, data in rows))
+        row_sizes = np.array([len(data) for _, _, data in rows]) // postings.itemsize
+        segments = np.repeat([segment for _, segment, _ in rows], row_sizes)
+        row_words = np.array([word for word, _, _ in rows], np.int64)
+        listed, first = np.unique(row_words, return_index=True)
+        row_starts = np.cumsum(row_sizes) - row_sizes
+        starts = row_starts[first]
+        sizes = np.add.reduceat(row_sizes, first)
+        # one row per (photo keypoint, posting of its word)
+        at = np.searchsorted(listed, words)
+        has = (at < len(listed)) & (listed[np.minimum(at, len(listed) - 1)] == words)
+        entry = np.flatnonzero(has)
+        counts = sizes[at[entry]]
+        pair_entry = np.repeat(entry, counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        pair_posting = np.repeat(starts[at[entry]], counts) + offsets
+        distance = hamming(signatures[pair_entry], postings["signature"][pair_posting])
+        close = distance <= MATCH_DISTANCE
+        pair_entry, pair_posting, distance = pair_entry[close], pair_posting[close], distance[close]
+        idf = np.log1p(self.records / sizes)[at[pair_entry]]
+        weight = ((1 - 2 * distance / SIGNATURE_BITS) ** 3 * idf).astype(np.float32)
+        found = postings[pair_posting]
+        matches = Matches(
+            query[pair_entry],
+            found["key"].astype(np.int64),
+            found["point"].astype(np.int64),
+            np.column_stack([found["x"], found["y"]]).astype(np.float32),
+            segments[pair_posting],
+            weight,
+        )
+        return _best_pairs(matches)
+
+
+def _best_pairs(matches: Matches) -> Matches:
+    """Keep each photo keypoint's best correspondence per record, then each reference keypoint's best."""
+    order = np.argsort(-matches.weight, kind="stable")
+    matches = matches.where(order)
+    # keypoint numbers are below 2**16 (uint16 in a posting)
+    _, first = np.unique((matches.key << 16) | matches.query, return_index=True)
+    matches = matches.where(np.sort(first))
+    _, first = np.unique((matches.key << 16) | matches.point, return_index=True)
+    return matches.where(np.sort(first))
 
 
 def match_descriptors(
     descriptors: np.ndarray, reference: np.ndarray, ratio: float = 0.85
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exhaustive Lowe-ratio matching of query descriptors against one record's: (query idx, reference idx),
-    each reference keypoint used once."""
+    each reference keypoint used once. For records not indexed yet, and the brute-force peer."""
     if len(reference) < 2 or len(descriptors) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    d2, best2 = faiss.knn(_as_float(descriptors), _as_float(reference), 2)
+    d2, best2 = faiss.knn(as_float(descriptors), as_float(reference), 2)
     good = d2[:, 0] < (ratio**2) * d2[:, 1]
     query_idx = np.flatnonzero(good)
     reference_idx = best2[good, 0]
     _, first = np.unique(reference_idx, return_index=True)
     return query_idx[first], reference_idx[first]
-
-
-def _as_float(descriptors: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(descriptors, dtype=np.float32) / DESCRIPTOR_SCALE

@@ -306,6 +306,7 @@ class Catalog(ABC):
                      global = excluded.global, points = excluded.points, descriptors = excluded.descriptors""",
                 (key, *self._feature_values(global_vector, local)),
             )
+            self.execute("DELETE FROM indexed WHERE record = ?", (key,))  # its postings are stale now
             self._bump_generation()
         return key
 
@@ -579,6 +580,177 @@ class Catalog(ABC):
         """Reference keypoints stored over all records."""
         return int(self.execute("SELECT coalesce(sum(length(descriptors)), 0) FROM features").fetchone()[0]) // 128
 
+    # -- the local-feature index (platemark.index) --------------------------------------------
+    #: Appended to a SELECT inside a transaction so that rows read stay as read until it commits.
+    _share_lock = ""
+
+    def codebook(self, state: str = "active") -> tuple[int, bytes] | None:
+        """(id, data) of the codebook in this state ("active" or "building"), or None."""
+        row = self.execute("SELECT id, data FROM codebooks WHERE state = ?", (state,)).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def codebook_data(self, codebook: int) -> bytes:
+        return bytes(self.execute("SELECT data FROM codebooks WHERE id = ?", (codebook,)).fetchone()[0])
+
+    def codebook_ids(self) -> dict[int, str]:
+        """{id: state} of every codebook."""
+        return {int(i): state for i, state in self.execute("SELECT id, state FROM codebooks ORDER BY id")}
+
+    def add_codebook(self, data: bytes, trained_on: int, *, active: bool) -> int:
+        """Store a new codebook, active at once (a first one) or "building" until `activate_codebook`;
+        returns its id, or the id of the one another process stored in that state first."""
+        state = "active" if active else "building"
+        with self.transaction():
+            row = self.execute(
+                "INSERT INTO codebooks (state, trained_on, created_at, data) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (state) DO NOTHING RETURNING id",
+                (state, trained_on, time.time(), data),
+            ).fetchone()
+        return int(row[0]) if row else self.codebook(state)[0]
+
+    def activate_codebook(self, codebook: int) -> None:
+        """Make a built codebook the one searches use, in one step, and drop the others with their postings."""
+        with self.transaction():
+            self.execute("DELETE FROM codebooks WHERE id <> ? AND state = 'active'", (codebook,))  # with its postings
+            self.execute("UPDATE codebooks SET state = 'active' WHERE id = ?", (codebook,))
+
+    def unindexed(self, codebook: int, limit: int) -> list[tuple[int, str]]:
+        """(key, content hash) of up to `limit` records whose features the codebook does not index yet."""
+        rows = self.execute(
+            "SELECT records.id, records.content_hash FROM records"
+            " LEFT JOIN indexed i ON i.record = records.id AND i.codebook = ?"
+            " WHERE i.record IS NULL ORDER BY records.id LIMIT ?",
+            (codebook, limit),
+        )
+        return [(int(key), digest) for key, digest in rows]
+
+    def add_segment(self, codebook: int, read: dict[int, str], rows: Iterable[tuple[int, bytes]]) -> int:
+        """Store the postings of the records in `read` ({key: content hash when read}) as a new segment, in
+        one transaction; returns its number. Records re-ingested or deleted since they were read stay
+        unindexed (their postings here are never used)."""
+        with self.transaction():
+            current = self._current_hashes(list(read))
+            segment = self._insert_postings(codebook, rows)
+            fresh = [key for key, digest in read.items() if current.get(key) == digest]
+            self.executemany(  # another process may have indexed some meanwhile: theirs stay
+                "INSERT INTO indexed (codebook, record, segment) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                ((codebook, key, segment) for key in fresh),
+            )
+        return segment
+
+    def replace_segments(self, codebook: int, merged: list[int], rows: Iterable[tuple[int, bytes]]) -> int | None:
+        """Store a merge of segments as one new segment and drop them, in one transaction; returns its
+        number, or None (nothing changed) if another process merged any of them meanwhile."""
+        with self.transaction():
+            held = self.segments(codebook)
+            if any(segment not in held for segment in merged):
+                return None
+            segment = self._insert_postings(codebook, rows)
+            marks = ",".join("?" * len(merged))
+            self.execute(
+                f"UPDATE indexed SET segment = ? WHERE codebook = ? AND segment IN ({marks})",
+                (segment, codebook, *merged),
+            )
+            for table in ("postings", "segments"):
+                self.execute(f"DELETE FROM {table} WHERE codebook = ? AND segment IN ({marks})", (codebook, *merged))
+        return segment
+
+    def _insert_postings(self, codebook: int, rows: Iterable[tuple[int, bytes]]) -> int:
+        segment = 1 + int(
+            self.execute("SELECT coalesce(max(segment), 0) FROM segments WHERE codebook = ?", (codebook,)).fetchone()[0]
+        )
+        self.execute("INSERT INTO segments (codebook, segment, postings) VALUES (?, ?, 0)", (codebook, segment))
+        total = 0
+
+        def counted() -> Iterator[tuple[int, int, int, bytes]]:
+            nonlocal total
+            for word, data in rows:
+                total += len(data)
+                yield codebook, int(word), segment, data
+
+        self.executemany("INSERT INTO postings (codebook, word, segment, data) VALUES (?, ?, ?, ?)", counted())
+        self.execute("UPDATE segments SET postings = ? WHERE codebook = ? AND segment = ?", (total, codebook, segment))
+        return segment
+
+    def _current_hashes(self, keys: list[int]) -> dict[int, str]:
+        """{key: content hash} now, holding the rows so that no re-ingest changes them before the commit."""
+        found: dict[int, str] = {}
+        for chunk in batched(_distinct_keys(keys), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            rows = self.execute(f"SELECT id, content_hash FROM records WHERE id IN ({marks}){self._share_lock}", chunk)
+            found.update((int(key), digest) for key, digest in rows)
+        return found
+
+    def segments(self, codebook: int) -> dict[int, tuple[int, int]]:
+        """{segment: (records it holds, bytes of postings)} of a codebook (records 0: only stale postings)."""
+        held = dict(
+            self.execute("SELECT segment, count(*) FROM indexed WHERE codebook = ? GROUP BY segment", (codebook,))
+        )
+        stored = self.execute("SELECT segment, postings FROM segments WHERE codebook = ?", (codebook,))
+        return {int(s): (int(held.get(s, 0)), int(size)) for s, size in stored}
+
+    def postings(
+        self, codebook: int, words: Iterable[int], segments: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """(word, segment, posting bytes) rows of these words, one per segment that holds the word, by word."""
+        only = _distinct_keys(segments) if segments is not None else None
+        for chunk in batched(_distinct_keys(words), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT word, segment, data FROM postings WHERE codebook = ? AND word IN ({marks})"
+            params: list[int] = [codebook, *chunk]
+            if only is not None:
+                sql += f" AND segment IN ({','.join('?' * len(only))})"
+                params += only
+            # fetched a chunk at a time: a merge writes to the table between chunks
+            for word, segment, data in self.execute(sql + " ORDER BY word, segment", params).fetchall():
+                yield int(word), int(segment), bytes(data)
+
+    def segment_words(self, codebook: int, segments: Iterable[int]) -> list[int]:
+        """Every word the segments hold postings for."""
+        only = _distinct_keys(segments)
+        marks = ",".join("?" * len(only))
+        rows = self.execute(
+            f"SELECT DISTINCT word FROM postings WHERE codebook = ? AND segment IN ({marks}) ORDER BY word",
+            (codebook, *only),
+        )
+        return [int(word) for (word,) in rows]
+
+    def indexed_segments(self, codebook: int, keys: Iterable[int] | None = None) -> dict[int, int]:
+        """{key: segment holding its current postings} of these records (all when None) that are indexed."""
+        if keys is None:
+            rows = self.execute("SELECT record, segment FROM indexed WHERE codebook = ?", (codebook,))
+            return {int(k): int(s) for k, s in rows}
+        found: dict[int, int] = {}
+        for chunk in batched(_distinct_keys(keys), CHUNK):
+            marks = ",".join("?" * len(chunk))
+            rows = self.execute(
+                f"SELECT record, segment FROM indexed WHERE codebook = ? AND record IN ({marks})", (codebook, *chunk)
+            )
+            found.update((int(k), int(s)) for k, s in rows)
+        return found
+
+    def index_info(self) -> dict[str, object]:
+        """The active codebook, records it indexes, segments and their size."""
+        found = self.codebook("active")
+        if found is None:
+            return {"codebook": None, "indexed": 0, "segments": 0, "postings_mb": 0.0}
+        segments = self.segments(found[0])
+        return {
+            "codebook": found[0],
+            "indexed": sum(records for records, _ in segments.values()),
+            "segments": len(segments),
+            "postings_mb": round(sum(size for _, size in segments.values()) / 1e6, 1),
+        }
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        """Run one statement for many parameter rows (a chunk at a time)."""
+        for chunk in batched(rows, CHUNK):
+            self.db.cursor().executemany(self._paramstyle(sql), [tuple(row) for row in chunk])
+
+    def _paramstyle(self, sql: str) -> str:
+        """The statement in the driver's parameter style (written with ?)."""
+        return sql
+
     def get_search(self, search_id: str) -> SavedSearch:
         """A saved search that has not expired.
 
@@ -609,6 +781,7 @@ class Catalog(ABC):
             "sources": {name: self.get_meta(f"collection.{name}.source") for name in collections},
             "extractors": self.extractors(),
             "local_keypoints": self.keypoint_count(),
+            "index": self.index_info(),
             "generation": self.generation,
             "size_mb": round(self.size_on_disk() / 1e6, 1),
         }

@@ -42,6 +42,52 @@ FEEDBACK = Migration(
     """,
 )
 
+
+def _word_index(blob: str, serial: str, extra: str = "") -> Migration:
+    """The local-feature index (platemark.index): vocabularies, posting lists, and which records they hold.
+
+    At most one codebook is "active" (searched) and one "building" (being indexed after a retrain).
+    A posting list is stored per (codebook, word, segment): an indexing run appends one segment,
+    and merging folds segments together, so a search reads a few rows per word. `indexed` says which
+    segment holds a record's current postings; re-ingesting or deleting a record removes its row,
+    which is how stale postings are ignored until a merge drops them.
+    """
+    return Migration(
+        "0007_word_index",
+        f"""
+        CREATE TABLE codebooks (
+            id {serial} PRIMARY KEY,
+            state TEXT NOT NULL UNIQUE,
+            trained_on BIGINT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            data {blob} NOT NULL
+        );
+        CREATE TABLE segments (
+            codebook BIGINT NOT NULL REFERENCES codebooks(id) ON DELETE CASCADE,
+            segment BIGINT NOT NULL,
+            postings BIGINT NOT NULL,
+            PRIMARY KEY (codebook, segment)
+        );
+        CREATE TABLE postings (
+            codebook BIGINT NOT NULL REFERENCES codebooks(id) ON DELETE CASCADE,
+            word BIGINT NOT NULL,
+            segment BIGINT NOT NULL,
+            data {blob} NOT NULL,
+            PRIMARY KEY (codebook, word, segment)
+        );
+        CREATE TABLE indexed (
+            codebook BIGINT NOT NULL REFERENCES codebooks(id) ON DELETE CASCADE,
+            record BIGINT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+            segment BIGINT NOT NULL,
+            PRIMARY KEY (codebook, record)
+        );
+        CREATE INDEX indexed_segment ON indexed (codebook, segment);
+        CREATE INDEX indexed_record ON indexed (record);
+        {extra}
+        """,
+    )
+
+
 SQLITE = (
     Migration(
         "0001_records_and_features",
@@ -118,6 +164,7 @@ SQLITE = (
         """,
     ),
     FEEDBACK,
+    _word_index("BLOB", "INTEGER"),
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -192,6 +239,8 @@ POSTGRES = (
         """,
     ),
     FEEDBACK,
+    # Posting lists are random bits: storing them uncompressed saves trying to compress them.
+    _word_index("BYTEA", "BIGSERIAL", "ALTER TABLE postings ALTER COLUMN data SET STORAGE EXTERNAL;"),
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -100,8 +100,13 @@ class PostgresCatalog(Catalog):
             register_vector(connection)
         return connection
 
+    _share_lock = " FOR SHARE"
+
     def execute(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor:
-        return self.db.execute(sql.replace("?", "%s"), tuple(params))
+        return self.db.execute(self._paramstyle(sql), tuple(params))
+
+    def _paramstyle(self, sql: str) -> str:
+        return sql.replace("?", "%s")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -6,7 +6,7 @@ import pytest
 
 from platemark.demo import sample_image
 from platemark.errors import PlatemarkError, UnreadableImage
-from platemark.search.engine import Searcher, SearchOptions
+from platemark.search.engine import Searcher
 from platemark.simulate.photos import PhotoSettings, phone_photo
 from platemark.store.filters import RecordFilter
 
@@ -102,35 +102,35 @@ def test_search_filters_by_classification_and_years(searcher: Searcher, sample_i
 
 
 @pytest.fixture(scope="module")
-def shortlist_searcher(searcher: Searcher) -> Searcher:
-    """The same catalog searched as a large one is: no vote index, keypoints fetched for the shortlist."""
-    return Searcher(searcher.catalog, SearchOptions(vote_index_max_keypoints=0), cnn=searcher.cnn)
+def unindexed_searcher(searcher: Searcher) -> Searcher:
+    """The same catalog as if no record were indexed yet (an ingest killed before indexing)."""
+    unindexed = Searcher(searcher.catalog, cnn=searcher.cnn)
+    unindexed.word_index = None
+    return unindexed
 
 
 @pytest.mark.parametrize("name", ["camera", "chelsea", "page"])
-def test_large_catalog_mode_verifies_the_global_shortlist(shortlist_searcher: Searcher, sample_images, name) -> None:
-    assert shortlist_searcher.local_index is None
+def test_records_not_indexed_yet_are_found_through_the_global_shortlist(
+    unindexed_searcher: Searcher, sample_images: dict, name: str
+) -> None:
     photo = phone_photo(sample_images[name], np.random.default_rng(7), STEADY)
-    response = shortlist_searcher.search(photo)
+    response = unindexed_searcher.search(photo)
     assert response.results[0].record.record_id == name and response.results[0].verification.verified
-    assert "local_votes" not in response.stages_ms and "fetch" in response.stages_ms
+    assert "local_votes" not in response.stages_ms
 
 
-def test_large_catalog_mode_applies_filters(shortlist_searcher: Searcher, sample_images: dict) -> None:
+def test_unindexed_search_applies_filters(unindexed_searcher: Searcher, sample_images: dict) -> None:
     photo = phone_photo(sample_images["coins"], np.random.default_rng(2), STEADY)
-    hits = shortlist_searcher.search(photo, where=RecordFilter(collections=("second",))).results
+    hits = unindexed_searcher.search(photo, where=RecordFilter(collections=("second",))).results
     assert {h.record.collection for h in hits} == {"second"} and hits[0].verification.verified
 
 
-def test_catalog_over_the_vote_budget_votes_with_each_records_strongest_keypoints(
+def test_every_record_is_verified_with_correspondences_from_the_word_index(
     searcher: Searcher, sample_images: dict
 ) -> None:
-    budget = 100 * searcher.catalog.count()
-    sampled = Searcher(searcher.catalog, SearchOptions(vote_index_max_keypoints=budget), cnn=searcher.cnn)
-    assert sampled.local_index.per_record == 100 and not sampled.local_index.complete
-    assert len(sampled.local_index) <= budget
+    assert searcher.word_index is not None
     photo = phone_photo(sample_images["chelsea"], np.random.default_rng(3), STEADY)
-    response = sampled.search(photo)
+    response = searcher.search(photo)
     assert response.results[0].record.record_id == "chelsea" and response.results[0].verification.verified
     assert {"local_votes", "fetch"} <= set(response.stages_ms)
 

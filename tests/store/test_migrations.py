@@ -36,8 +36,8 @@ DROP_FULL_TEXT = {
 def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
-        catalog.execute("DROP TABLE feedback")
-        catalog.execute("DROP TABLE searches")
+        for table in ("indexed", "postings", "segments", "codebooks", "feedback", "searches"):
+            catalog.execute(f"DROP TABLE {table}")
         catalog.execute("ALTER TABLE records DROP COLUMN iiif")
         for statement in DROP_FULL_TEXT[where.backend]:
             catalog.execute(statement)
@@ -48,7 +48,8 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     first = runner.invoke(cli, ["migrate", *where.cli_args()])
     assert (
         first.exit_code == 0
-        and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback"
+        and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback,"
+        " 0007_word_index"
         in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])

@@ -1,0 +1,154 @@
+"""Keep a catalog's local-feature index up to date: train the codebook, index new records, merge.
+
+The index lives in the catalog itself (SQLite or PostgreSQL), so every worker on every machine
+searches the same one and nothing is rebuilt per process. `update_index` is incremental and safe
+to run from any number of processes at once, and to kill:
+- records not yet indexed are encoded and stored as a new *segment*, in one transaction;
+- when there are many segments, the smallest are merged into one (postings of re-ingested and
+  deleted records are dropped then; until then the `indexed` table already hides them);
+- when the catalog has grown well past what its codebook was trained on, a new codebook is trained
+  from a sample, every record is indexed under it while searches go on with the old one, and the
+  new one becomes active in one step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from platemark.index.codebook import MAX_BRANCHING, Codebook, branching_for
+from platemark.index.postings import by_word, decode, encode
+from platemark.store.base import Catalog
+
+#: Records indexed per segment.
+SEGMENT_RECORDS = 2000
+#: More segments than this and the smallest are merged (a search reads one row per word and segment).
+MAX_SEGMENTS = 8
+#: Retrain once the catalog holds this many times the descriptors its codebook was trained on.
+RETRAIN_GROWTH = 4
+#: Descriptors sampled to train a codebook (1 GB as float32).
+TRAINING_SAMPLE = 2_000_000
+#: Words merged per read of the posting table.
+MERGE_WORDS = 4096
+
+
+@dataclass
+class IndexReport:
+    """What one `update_index` run did."""
+
+    codebook: int | None = None
+    trained: bool = False
+    indexed: int = 0
+    merged: int = 0
+    seconds: float = 0.0
+
+
+def update_index(
+    catalog: Catalog, *, retrain: bool = False, on_progress: Callable[[int], None] | None = None
+) -> IndexReport:
+    """Bring the catalog's local-feature index up to date (see the module).
+
+    Args:
+        retrain: train a new codebook even if the catalog has not grown enough to need one.
+        on_progress: called with the number of records indexed so far.
+    """
+    started = time.perf_counter()
+    report = IndexReport()
+    if catalog.count() == 0:
+        return report
+    active = catalog.codebook("active")
+    if active is None:
+        report.codebook = catalog.add_codebook(train(catalog).to_bytes(), catalog.keypoint_count(), active=True)
+        report.trained = True
+    else:
+        report.codebook = active[0]
+        if catalog.codebook("building") is None and (retrain or _outgrown(catalog, Codebook.from_bytes(active[1]))):
+            catalog.add_codebook(train(catalog).to_bytes(), catalog.keypoint_count(), active=False)
+            report.trained = True
+    for codebook_id, state in catalog.codebook_ids().items():  # the active one, and one being built
+        codebook = Codebook.from_bytes(catalog.codebook_data(codebook_id))
+        report.indexed += _index_new(catalog, codebook_id, codebook, on_progress)
+        report.merged += _merge(catalog, codebook_id)
+        if state == "building":
+            catalog.activate_codebook(codebook_id)
+            report.codebook = codebook_id
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def train(catalog: Catalog, seed: int = 0) -> Codebook:
+    """A codebook trained on descriptors sampled evenly from the catalog's records."""
+    total = catalog.keypoint_count()
+    keys = [int(k) for (k,) in catalog.execute("SELECT id FROM records ORDER BY id")]
+    share = min(1.0, TRAINING_SAMPLE / max(total, 1))
+    rng = np.random.default_rng(seed)
+    chosen = keys if share >= 1 else sorted(rng.choice(keys, min(len(keys), int(len(keys) * share * 4) + 1), False))
+    take = min(1.0, TRAINING_SAMPLE / max(1, total * len(chosen) / len(keys)))
+    sample = []
+    for _, _, descriptors in catalog.local_features(chosen):
+        if take < 1:
+            descriptors = descriptors[rng.random(len(descriptors)) < take]
+        sample.append(descriptors)
+    return Codebook.train(np.concatenate(sample), total, seed)
+
+
+def _outgrown(catalog: Catalog, codebook: Codebook) -> bool:
+    total = catalog.keypoint_count()
+    return (
+        total > RETRAIN_GROWTH * codebook.trained_on
+        and codebook.branching < MAX_BRANCHING
+        and branching_for(total) > codebook.branching
+    )
+
+
+def _index_new(
+    catalog: Catalog, codebook_id: int, codebook: Codebook, on_progress: Callable[[int], None] | None
+) -> int:
+    """Index every record the codebook does not hold yet, a segment at a time; returns how many."""
+    done = 0
+    while batch := catalog.unindexed(codebook_id, SEGMENT_RECORDS):
+        read = dict(batch)
+        words, postings = encode(codebook, list(catalog.local_features(read)))
+        catalog.add_segment(codebook_id, read, by_word(words, postings))
+        done += len(read)
+        if on_progress:
+            on_progress(done)
+    return done
+
+
+def _merge(catalog: Catalog, codebook_id: int) -> int:
+    """Merge the smallest segments when there are too many, and segments mostly of stale postings;
+    returns how many segments were merged."""
+    segments = catalog.segments(codebook_id)
+    by_size = sorted(segments, key=lambda s: segments[s][1])
+    chosen = by_size[: len(by_size) - MAX_SEGMENTS // 2] if len(by_size) > MAX_SEGMENTS else []
+    stale = [s for s, (records, _) in segments.items() if records == 0]
+    chosen = sorted(set(chosen) | set(stale))
+    if not chosen or (len(chosen) == 1 and chosen[0] not in stale):
+        return 0
+    live = catalog.indexed_segments(codebook_id)
+    merged = catalog.replace_segments(codebook_id, chosen, _live_rows(catalog, codebook_id, chosen, live))
+    return len(chosen) if merged is not None else 0
+
+
+def _live_rows(
+    catalog: Catalog, codebook_id: int, segments: list[int], live: dict[int, int]
+) -> Iterator[tuple[int, bytes]]:
+    """(word, postings) of the segments together, keeping only records' current postings."""
+    live_keys = np.array(sorted(live), np.int64)
+    live_segments = np.array([live[k] for k in live_keys.tolist()], np.int64)
+    words = catalog.segment_words(codebook_id, segments)
+    for start in range(0, len(words), MERGE_WORDS):
+        parts: dict[int, list[np.ndarray]] = {}
+        for word, segment, data in catalog.postings(codebook_id, words[start : start + MERGE_WORDS], segments):
+            postings = decode(data)
+            at = np.minimum(np.searchsorted(live_keys, postings["key"]), max(len(live_keys) - 1, 0))
+            current = (live_keys[at] == postings["key"]) & (live_segments[at] == segment) if len(live_keys) else at < 0
+            parts.setdefault(word, []).append(postings[current])
+        for word, found in parts.items():
+            kept = np.concatenate(found)
+            if len(kept):
+                yield word, kept.tobytes()

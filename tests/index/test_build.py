@@ -1,0 +1,159 @@
+"""The local-feature index in each store: incremental, consistent, and shared through the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from catalogs import BACKENDS
+
+from platemark.extract.sift import LocalFeatures
+from platemark.index import build
+from platemark.index.build import update_index
+from platemark.search.local import WordIndex
+from platemark.store import Catalog, open_catalog
+
+pytestmark = pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
+EXTRACTORS = {"global": "g/1", "local": "l/1"}
+KEYPOINTS = 300
+
+
+@pytest.fixture
+def store(empty_catalog) -> Iterator[Catalog]:
+    where = empty_catalog
+    with open_catalog(where.location, media=where.media, create=True, extractors=EXTRACTORS) as catalog:
+        yield catalog
+
+
+def local(seed: int) -> LocalFeatures:
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0, 1000, (KEYPOINTS, 2)).astype(np.float32)
+    return LocalFeatures(points, rng.integers(0, 120, (KEYPOINTS, 128)).astype(np.uint8), 1000, 1000)
+
+
+def add(store: Catalog, record_id: str, seed: int) -> int:
+    vector = np.zeros(1280, np.float32)
+    vector[seed % 1280] = 1
+    return store.upsert(
+        collection="c",
+        record_id=record_id,
+        image_path=f"/x/{record_id}.jpg",
+        content_hash=f"h{seed}",
+        metadata={},
+        years=(None, None),
+        global_vector=vector,
+        local=local(seed),
+    )
+
+
+def photo_of(seed: int) -> np.ndarray:
+    """Descriptors of a photo of the record made with `seed`: its keypoints, a little changed."""
+    rng = np.random.default_rng(1000 + seed)
+    descriptors = local(seed).descriptors[:150].astype(int) + rng.integers(-3, 4, (150, 128))
+    return np.clip(descriptors, 0, 255).astype(np.uint8)
+
+
+def best_voted(store: Catalog, seed: int) -> int | None:
+    index = WordIndex.load(store)
+    matches = index.matches(photo_of(seed))
+    keys, _, counts = matches.current(store.indexed_segments(index.codebook_id)).votes()
+    return int(keys[0]) if len(keys) and counts[0] >= 20 else None
+
+
+def test_votes_find_the_record_and_carry_its_keypoint_positions(store: Catalog) -> None:
+    keys = [add(store, f"r{i}", i) for i in range(12)]
+    report = update_index(store)
+    assert report.trained and report.indexed == 12
+    index = WordIndex.load(store)
+    matches = index.matches(photo_of(5))
+    assert int(matches.votes()[0][0]) == keys[5]
+    segment = store.indexed_segments(index.codebook_id, [keys[5]])[keys[5]]
+    query_idx, xy = matches.of(keys[5], segment)
+    assert len(query_idx) > 120
+    assert np.allclose(xy, np.rint(local(5).points[query_idx]))  # photo keypoint i is record keypoint i
+
+
+def test_new_records_are_indexed_alone_and_found(store: Catalog) -> None:
+    for i in range(10):
+        add(store, f"r{i}", i)
+    update_index(store)
+    new = add(store, "late", 99)
+    assert best_voted(store, 99) is None  # stored, not indexed yet
+    report = update_index(store)
+    assert report.indexed == 1 and not report.trained
+    assert best_voted(store, 99) == new
+
+
+def test_deleted_and_reingested_records_leave_the_index_at_once(store: Catalog) -> None:
+    keys = [add(store, f"r{i}", i) for i in range(10)]
+    update_index(store)
+    store.delete("c", ["r3"])
+    assert best_voted(store, 3) is None
+    assert add(store, "r4", 44) == keys[4]  # a new image for r4: its old postings are stale
+    assert best_voted(store, 4) is None
+    update_index(store)
+    assert best_voted(store, 44) == keys[4] and best_voted(store, 4) is None
+
+
+def test_merging_segments_keeps_every_vote_and_drops_stale_postings(store: Catalog, monkeypatch) -> None:
+    monkeypatch.setattr(build, "SEGMENT_RECORDS", 2)
+    monkeypatch.setattr(build, "MAX_SEGMENTS", 100)
+    keys = [add(store, f"r{i}", i) for i in range(20)]
+    update_index(store)
+    store.delete("c", ["r0", "r1"])  # segment 1 holds nothing current now
+    add(store, "r2", 222)
+    update_index(store)
+    codebook = WordIndex.load(store).codebook_id
+    before = WordIndex.load(store).matches(photo_of(7))
+    assert len(store.segments(codebook)) == 11
+    monkeypatch.setattr(build, "MAX_SEGMENTS", 4)
+    assert update_index(store).merged >= 9
+    segments = store.segments(codebook)
+    assert len(segments) <= 4 and sum(records for records, _ in segments.values()) == 18
+    after = WordIndex.load(store).matches(photo_of(7))
+    assert after.votes()[0][0] == before.votes()[0][0] == keys[7]
+    pairs = [set(zip(m.query[m.key == keys[7]], m.point[m.key == keys[7]], strict=True)) for m in (before, after)]
+    assert pairs[0] == pairs[1] and len(pairs[0]) > 120
+    assert set(after.key.tolist()) <= set(keys[2:])  # the deleted records' postings are gone
+
+
+def test_a_failed_indexing_run_leaves_nothing_half_written(store: Catalog, monkeypatch) -> None:
+    for i in range(6):
+        add(store, f"r{i}", i)
+    update_index(store)
+    add(store, "new", 50)
+    codebook = WordIndex.load(store).codebook_id
+    before = store.segments(codebook)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as if killed while writing
+
+    monkeypatch.setattr(store, "executemany", crash)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(store)
+    monkeypatch.undo()
+    assert store.segments(codebook) == before and len(store.indexed_segments(codebook)) == 6
+    assert update_index(store).indexed == 1
+
+
+def test_a_record_reingested_while_it_was_being_indexed_stays_unindexed(store: Catalog) -> None:
+    key = add(store, "r0", 0)
+    update_index(store)
+    codebook = WordIndex.load(store).codebook_id
+    add(store, "r0", 1)  # new image: unindexed
+    read = dict(store.unindexed(codebook, 10))
+    add(store, "r0", 2)  # another new image while the first was being encoded
+    store.add_segment(codebook, read, [(0, b"")])
+    assert key not in store.indexed_segments(codebook)
+
+
+def test_retraining_swaps_the_codebook_in_one_step(store: Catalog) -> None:
+    keys = [add(store, f"r{i}", i) for i in range(8)]
+    first = update_index(store).codebook
+    store.add_codebook(build.train(store).to_bytes(), 1, active=False)  # a retrain under way
+    assert WordIndex.load(store).codebook_id == first  # searches keep the old one meanwhile
+    report = update_index(store)
+    assert report.codebook != first and report.indexed == 8
+    assert store.codebook_ids() == {report.codebook: "active"}
+    assert best_voted(store, 6) == keys[6]

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+
+from platemark.index.codebook import MATCH_DISTANCE, Codebook, branching_for, hamming
+
+
+def descriptors(rng: np.random.Generator, count: int) -> np.ndarray:
+    return rng.integers(0, 120, size=(count, 128)).astype(np.uint8)
+
+
+def noisy(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+    return np.clip(rows.astype(int) + rng.integers(-3, 4, rows.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_descriptor_and_its_noisy_copy_share_a_word_and_a_close_signature() -> None:
+    rng = np.random.default_rng(0)
+    training = descriptors(rng, 20_000)
+    codebook = Codebook.train(training, len(training))
+    reference = training[:500]
+    copy = noisy(rng, reference)
+    words = codebook.assign(reference)[:, 0]
+    copied = codebook.assign(copy, multiple=3)
+    assert (copied == words[:, None]).any(axis=1).mean() > 0.95
+    close = hamming(codebook.signatures(reference, words), codebook.signatures(copy, words))
+    assert np.median(close) <= 4
+    strangers = descriptors(np.random.default_rng(1), 500)
+    far = hamming(codebook.signatures(reference, words), codebook.signatures(strangers, words))
+    assert (far <= MATCH_DISTANCE).mean() < 0.15
+
+
+def test_multiple_assignment_starts_with_the_word_a_stored_keypoint_gets() -> None:
+    rng = np.random.default_rng(2)
+    codebook = Codebook.train(descriptors(rng, 5_000), 5_000)
+    query = descriptors(rng, 50)
+    assert np.array_equal(codebook.assign(query, multiple=3)[:, 0], codebook.assign(query)[:, 0])
+
+
+def test_codebook_survives_storage_unchanged() -> None:
+    codebook = Codebook.train(descriptors(np.random.default_rng(3), 5_000), 5_000)
+    again = Codebook.from_bytes(codebook.to_bytes())
+    query = descriptors(np.random.default_rng(4), 100)
+    assert np.array_equal(again.assign(query), codebook.assign(query)) and again.trained_on == 5_000
+
+
+def test_vocabulary_grows_with_the_catalog_and_stops_at_a_million_words() -> None:
+    assert branching_for(10_000) == 8
+    assert branching_for(1_000_000) < branching_for(100_000_000) <= branching_for(10**10) == 1024
