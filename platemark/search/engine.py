@@ -178,6 +178,7 @@ class Searcher:
             where = None
         if where is not None:
             where.check(self.filter_values)
+        self.word_index = WordIndex.current(self.catalog, self.word_index)
         with _timed(stages, "decode"):
             rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
         with _timed(stages, "global"):

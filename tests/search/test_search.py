@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from platemark.demo import sample_image
 from platemark.errors import PlatemarkError, UnreadableImage
+from platemark.index.build import update_index
 from platemark.search.engine import Searcher
 from platemark.simulate.photos import PhotoSettings, phone_photo
+from platemark.store import Catalog, open_catalog
 from platemark.store.filters import RecordFilter
 
 STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0.5)
@@ -101,12 +106,19 @@ def test_search_filters_by_classification_and_years(searcher: Searcher, sample_i
     assert searcher.search(photo, where=RecordFilter(year_min=1500, year_max=1600)).results == []
 
 
+def catalog_copy(catalog_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """A copy of the embedded sample catalog, for tests that change its index."""
+    copy = tmp_path_factory.mktemp("copy") / "catalog"
+    shutil.copytree(catalog_path, copy)
+    return open_catalog(str(copy))
+
+
 @pytest.fixture(scope="module")
-def unindexed_searcher(searcher: Searcher) -> Searcher:
-    """The same catalog as if no record were indexed yet (an ingest killed before indexing)."""
-    unindexed = Searcher(searcher.catalog, cnn=searcher.cnn)
-    unindexed.word_index = None
-    return unindexed
+def unindexed_searcher(searcher: Searcher, catalog_path: Path, tmp_path_factory) -> Searcher:
+    """The sample catalog as if no record were indexed yet (an ingest killed before indexing)."""
+    catalog = catalog_copy(catalog_path, tmp_path_factory)
+    catalog.execute("DELETE FROM codebooks")
+    return Searcher(catalog, cnn=searcher.cnn)
 
 
 @pytest.mark.parametrize("name", ["camera", "chelsea", "page"])
@@ -123,6 +135,19 @@ def test_unindexed_search_applies_filters(unindexed_searcher: Searcher, sample_i
     photo = phone_photo(sample_images["coins"], np.random.default_rng(2), STEADY)
     hits = unindexed_searcher.search(photo, where=RecordFilter(collections=("second",))).results
     assert {h.record.collection for h in hits} == {"second"} and hits[0].verification.verified
+
+
+def test_a_searcher_moves_to_a_retrained_codebook_at_its_next_search(
+    searcher: Searcher, catalog_path: Path, tmp_path_factory, sample_images: dict
+) -> None:
+    catalog = catalog_copy(catalog_path, tmp_path_factory)
+    serving = Searcher(catalog, cnn=searcher.cnn)
+    before = serving.word_index.codebook_id
+    update_index(catalog, retrain=True)  # another process, while this one serves
+    photo = phone_photo(sample_images["page"], np.random.default_rng(5), STEADY)
+    response = serving.search(photo)
+    assert serving.word_index.codebook_id != before and "local_votes" in response.stages_ms
+    assert response.results[0].record.record_id == "page" and response.results[0].verification.verified
 
 
 def test_every_record_is_verified_with_correspondences_from_the_word_index(
