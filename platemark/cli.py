@@ -474,6 +474,7 @@ def import_catalog(source: str, catalog: str, media: Path | None, from_media: Pa
 
 
 def _transfer(source: str, source_media: Path | None, target: str, target_media: Path | None) -> None:
+    from platemark.index.build import update_index
     from platemark.store import open_catalog
     from platemark.store.transfer import copy_catalog
 
@@ -486,6 +487,8 @@ def _transfer(source: str, source_media: Path | None, target: str, target_media:
             f"copied {report.records} records, {report.searches} saved searches and {report.media_files} "
             f"media files from {origin.location} to {destination.location}"
         )
+        indexed = update_index(destination)  # the local-feature index is made anew: its codebook fits the target
+        click.echo(f"indexed {indexed.indexed} records in {indexed.seconds:.1f} s")
 
 
 @cli.command()

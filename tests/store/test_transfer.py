@@ -40,14 +40,17 @@ def test_export_to_postgres_and_import_back_keeps_everything(
     exported = runner.invoke(cli, ["export", url, "--catalog", str(catalog_path), "--to-media", str(media)])
     assert exported.exit_code == 0, exported.output
     assert f"copied 15 records, {searches} saved searches" in exported.output
+    assert "indexed 15 records" in exported.output
 
     with open_catalog(url) as moved:  # the media directory was recorded
         assert moved.collections() == {"samples": 13, "second": 2}
         assert moved.get_search("s1") == original.get_search("s1")
         assert moved.get_meta("collection.samples.source") is not None
         assert all((moved.thumbs_dir / r.thumb_name).is_file() for r in moved.browse(limit=100)[0])
-        hit = Searcher(moved).search(sample_images["camera"]).results[0]
+        response = Searcher(moved).search(sample_images["camera"])
+        hit = response.results[0]
         assert hit.record.record_id == "camera" and hit.verification.verified
+        assert "local_votes" in response.stages_ms  # through the copy's own word index
 
     back = tmp_path / "back"
     imported = runner.invoke(cli, ["import", url, "--catalog", str(back)])
