@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,18 @@ def test_info_lists_collections(runner: CliRunner, catalog_path: Path) -> None:
     info = json.loads(result.output)
     assert info["collections"] == {"samples": 13, "second": 2}
     assert info["extractors"]["global"].startswith("efficientnet-lite0")
+    assert info["index"]["indexed"] == 15 and info["index"]["postings_mb"] > 0
+
+
+def test_index_command_indexes_what_a_killed_ingest_left(runner: CliRunner, catalog_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "catalog"
+    shutil.copytree(catalog_path, copy)
+    with open_catalog(copy) as catalog:
+        catalog.execute("DELETE FROM indexed WHERE record IN (SELECT id FROM records WHERE collection = 'second')")
+    result = runner.invoke(cli, ["index", "--catalog", str(copy)])
+    assert result.exit_code == 0 and "indexed 2 record(s)" in result.output
+    again = runner.invoke(cli, ["index", "--catalog", str(copy)])
+    assert again.exit_code == 0 and "indexed 0 record(s)" in again.output
 
 
 def test_ingest_exits_1_and_lists_bad_files(runner: CliRunner, tmp_path: Path, sample_images: dict) -> None:
@@ -110,8 +123,9 @@ def test_ingest_exits_1_and_lists_bad_files(runner: CliRunner, tmp_path: Path, s
         (["search", "{photo}", "--catalog", "{catalog}", "--collection", "nope"], "unknown collection"),
         (["evaluate", "{tmp}/notes.txt", "--catalog", "{catalog}"], "expected columns query,record_ids"),
         (["ingest", "{tmp}/empty", "--catalog", "{tmp}/cat"], "no images found"),
+        (["index", "--catalog", "{tmp}/nothing"], "no catalog here"),
     ],
-    ids=["missing-catalog", "not-an-image", "unknown-collection", "bad-ground-truth", "empty-collection"],
+    ids=["missing-catalog", "not-an-image", "unknown-collection", "bad-ground-truth", "empty-collection", "index"],
 )
 def test_bad_input_gives_message_not_traceback(
     runner: CliRunner, tmp_path: Path, catalog_path: Path, photos: Path, args: list[str], message: str
