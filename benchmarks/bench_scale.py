@@ -271,9 +271,11 @@ def _flips(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
 
 def platemark_run(location: str, ground_truth: Path) -> tuple[dict, int]:
     """`platemark evaluate` in a fresh process, as a serve worker searches: its summary and peak RSS (MB)."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (this benchmark) through exec
     launcher = (
-        "import atexit, resource, runpy, sys;"
-        "atexit.register(lambda: print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr));"
+        "import atexit, re, runpy, sys;"
+        "atexit.register(lambda: print('RSS', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1],"
+        " file=sys.stderr));"
         "sys.argv = ['platemark', *sys.argv[1:]]; runpy.run_module('platemark', run_name='__main__')"
     )
     done = subprocess.run(

@@ -7,7 +7,7 @@ Vectors: the real EfficientNet-Lite0 GeM descriptors (1280-d) of every image in 
 two real descriptors (weight 0.5-1 on the first) plus Gaussian noise of norm 0.5, renormalised.
 Queries: the 120 real museum photos, plus 80 noisy copies (noise norm 0.3) of stored vectors.
 Exact answers come from brute force in numpy. Records carry no keypoints: this measures the
-store's global stage (`Catalog.nearest`) only; bench_store_search.py measures whole searches.
+store's global stage (`Catalog.nearest`) only; bench_scale.py measures whole searches.
 
 The PostgreSQL server is the `pgserver` wheel's (PostgreSQL 16, pgvector 0.6.2) with
 maintenance_work_mem 8GB and shared_buffers 4GB; SQLite's index is faiss HNSW32 in the process.
