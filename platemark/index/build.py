@@ -25,8 +25,9 @@ from platemark.store.base import Catalog
 
 #: Records indexed per segment.
 SEGMENT_RECORDS = 2000
-#: More segments than this and the smallest are merged (a search reads one row per word and segment).
-MAX_SEGMENTS = 8
+#: More segments than this and all but the two largest are merged into one (a search reads one row per
+#: word and segment).
+MAX_SEGMENTS = 4
 #: Retrain once the catalog holds this many times the descriptors its codebook was trained on.
 RETRAIN_GROWTH = 4
 #: Descriptors sampled to train a codebook (1 GB as float32).

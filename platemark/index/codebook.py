@@ -12,6 +12,7 @@ split into `branching` words, so training and assignment cost 2·branching dista
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
@@ -97,24 +98,33 @@ class Codebook:
         vectors = as_float(descriptors)
         if len(vectors) == 0:
             return np.zeros((0, multiple), np.int64)
-        coarse_k = min(multiple, self.branching)
-        _, cells = faiss.knn(vectors, self.coarse, coarse_k)
-        fine_k = min(multiple, self.branching)
-        distances = np.full((len(vectors), coarse_k * fine_k), np.inf, np.float32)
-        words = np.zeros((len(vectors), coarse_k * fine_k), np.int64)
-        for j in range(coarse_k):
-            order = np.argsort(cells[:, j], kind="stable")
-            bounds = np.flatnonzero(np.diff(cells[order, j])) + 1
-            for group in np.split(order, bounds):  # the descriptors in one coarse cell
-                cell = int(cells[group[0], j])
-                d, w = faiss.knn(vectors[group], self.fine[cell], fine_k)
-                distances[group, j * fine_k : (j + 1) * fine_k] = d
-                words[group, j * fine_k : (j + 1) * fine_k] = cell * self.branching + w
-        # The tree's own word (nearest fine word of the nearest cell) comes first, as a stored keypoint
-        # gets it; the nearest word overall may lie in the second-nearest cell.
-        distances[:, 0] = -np.inf
-        best = np.argsort(distances, axis=1, kind="stable")[:, :multiple]
-        return np.take_along_axis(words, best, axis=1)
+        tree = self._tree
+        _, own = tree.search(vectors, 1, params=faiss.SearchParametersIVF(nprobe=1))
+        if multiple == 1:
+            return own
+        # The tree's own word (nearest word of the nearest cell) comes first, as a stored keypoint gets
+        # it; the nearest words overall, from the `multiple` nearest cells, follow.
+        _, near = tree.search(vectors, multiple, params=faiss.SearchParametersIVF(nprobe=multiple))
+        others = np.where(near == own, -1, near)
+        order = np.argsort(others == -1, axis=1, kind="stable")[:, : multiple - 1]
+        return np.hstack([own, np.take_along_axis(others, order, axis=1)])
+
+    @functools.cached_property
+    def _tree(self) -> faiss.IndexIVFFlat:
+        """The vocabulary as a faiss inverted file: the coarse cells are its lists, their words its
+        vectors, so assigning is one call (a Python loop over cells cost ~70 ms per photo)."""
+        dimension = self.coarse.shape[1]
+        quantizer = faiss.IndexFlatL2(dimension)
+        quantizer.add(self.coarse)
+        tree = faiss.IndexIVFFlat(quantizer, dimension, self.branching)
+        for cell in range(self.branching):
+            ids = np.arange(cell * self.branching, (cell + 1) * self.branching, dtype=np.int64)
+            words = np.ascontiguousarray(self.fine[cell], dtype=np.float32)
+            tree.invlists.add_entries(cell, self.branching, faiss.swig_ptr(ids), faiss.swig_ptr(words.view(np.uint8)))
+        tree.ntotal = self.branching**2
+        tree.is_trained = True
+        tree.referenced_objects = [quantizer]  # faiss's own way to keep the quantizer alive with the index
+        return tree
 
     def signatures(self, descriptors: np.ndarray, words: np.ndarray) -> np.ndarray:
         """(N,) uint64 Hamming signature of each descriptor within its word (words: (N,))."""
