@@ -416,7 +416,10 @@ def main() -> None:
         took = extra[f"{backend}_index_1000_new_records_s"]
         print(f"\n{backend}: indexing 1000 records added to the {sizes[-1]}-record catalog took {took} s")
     save_results(
-        "bench_scale", {"rows": rows, **extra}, ("faiss-cpu", "numpy", "opencv-contrib-python-headless"), "-scale"
+        "bench_scale",
+        {"rows": rows, **extra},
+        ("faiss-cpu", "numpy", "opencv-contrib-python-headless"),
+        f"-scale-{args.backends.replace(',', '-')}",
     )
 
 
