@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -414,6 +415,69 @@ def migrate(catalog: str, media: Path | None) -> None:
     with open_catalog(catalog, media=media, create=True) as store:
         applied = store.migrated
     click.echo(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@cli.command()
+@catalog_options
+@click.option("--collection", help="Only records of this collection.")
+@click.option("--across-collections", is_flag=True, help="Also pair records of different collections.")
+@click.option(
+    "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Write the pairs here."
+)
+def duplicates(
+    catalog: str, media: Path | None, collection: str | None, across_collections: bool, csv_path: Path
+) -> None:
+    """Find every pair of records that show the same print (identical, rescan, detail, overlap).
+
+    Example: platemark duplicates --catalog ./catalog --collection prints --csv pairs.csv
+    """
+    from platemark.search.duplicates import find_duplicates, groups
+    from platemark.store import open_catalog
+
+    with open_catalog(catalog, media=media) as store:
+        if collection and collection not in store.collections():
+            raise click.ClickException(f"unknown collection {collection!r}")
+        pairs = find_duplicates(store, collection=collection, across_collections=across_collections)
+    group_of = {key: number for number, group in enumerate(groups(pairs), start=1) for key in group}
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(DUPLICATE_COLUMNS)
+        for pair in pairs:
+            writer.writerow(
+                spreadsheet_safe(value)
+                for value in (
+                    group_of[pair.a.key],
+                    pair.a.collection,
+                    pair.a.record_id,
+                    pair.b.collection,
+                    pair.b.record_id,
+                    pair.relation,
+                    pair.inliers,
+                    pair.coverage_a,
+                    pair.coverage_b,
+                    json.dumps(pair.region_a),
+                    json.dumps(pair.region_b),
+                )
+            )
+    counts = Counter(pair.relation for pair in pairs)
+    summary = ", ".join(f"{n} {relation}" for relation, n in counts.most_common()) or "none"
+    click.echo(f"{len(pairs)} pair(s) in {len(set(group_of.values()))} group(s): {summary}; written to {csv_path}")
+
+
+#: Columns of `duplicates --csv`; regions are [[x, y] x 4] in the record's image pixels.
+DUPLICATE_COLUMNS = (
+    "group",
+    "collection_a",
+    "record_a",
+    "collection_b",
+    "record_b",
+    "relation",
+    "inliers",
+    "coverage_a",
+    "coverage_b",
+    "region_a",
+    "region_b",
+)
 
 
 @cli.command()
