@@ -83,10 +83,10 @@ def find_duplicates(
         voted, _, counts = matches.votes()
         others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != key]
         others = [k for k in others if (min(k, key), max(k, key)) not in found][:CANDIDATES]
-        others_records = {**records, **catalog.records(k for k in others if k not in records)}
+        records.update(catalog.records(k for k in others if k not in records))  # of other collections
         a = records[key]
         for other in others:
-            b = others_records.get(other)
+            b = records.get(other)
             if b is None or not wanted(a, b):
                 continue
             query_idx, xy = matches.of(other, current_segments[other])
@@ -165,6 +165,5 @@ def _share(outline: list[list[float]] | None, record: StoredRecord) -> float:
     """Share of the record's image inside an outline (clipped to the image)."""
     if outline is None:
         return 0.0
-    image = np.float32([[0, 0], [record.width, 0], [record.width, record.height], [0, record.height]])
-    inside, _ = cv2.intersectConvexConvex(np.float32(outline), image)
+    inside, _ = cv2.intersectConvexConvex(np.float32(outline), np.float32(_whole(record)))
     return float(inside) / float(record.width * record.height)
