@@ -60,17 +60,18 @@ def update_index(
     report = IndexReport()
     if catalog.count() == 0:
         return report
+    loaded: dict[int, Codebook] = {}  # read once: at 262,144 words a codebook is ~130 MB
     active = catalog.codebook("active")
-    if active is None:
-        report.codebook = catalog.add_codebook(train(catalog).to_bytes(), catalog.keypoint_count(), active=True)
-        report.trained = True
-    else:
+    if active is not None:
         report.codebook = active[0]
-        if catalog.codebook("building") is None and (retrain or _outgrown(catalog, Codebook.from_bytes(active[1]))):
-            catalog.add_codebook(train(catalog).to_bytes(), catalog.keypoint_count(), active=False)
-            report.trained = True
+        loaded[active[0]] = Codebook.from_bytes(active[1])
+    if active is None or (catalog.codebook("building") is None and (retrain or _outgrown(catalog, loaded[active[0]]))):
+        codebook = train(catalog)
+        codebook_id = catalog.add_codebook(codebook.to_bytes(), codebook.trained_on, active=active is None)
+        report.codebook = report.codebook or codebook_id
+        report.trained = True
     for codebook_id, state in catalog.codebook_ids().items():  # the active one, and one being built
-        codebook = Codebook.from_bytes(catalog.codebook_data(codebook_id))
+        codebook = loaded.get(codebook_id) or Codebook.from_bytes(catalog.codebook_data(codebook_id))
         report.indexed += _index_new(catalog, codebook_id, codebook, on_progress)
         report.merged += _merge(catalog, codebook_id)
         if state == "building":
