@@ -14,7 +14,7 @@ to run from any number of processes at once, and to kill:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,14 +47,11 @@ class IndexReport:
     seconds: float = 0.0
 
 
-def update_index(
-    catalog: Catalog, *, retrain: bool = False, on_progress: Callable[[int], None] | None = None
-) -> IndexReport:
+def update_index(catalog: Catalog, *, retrain: bool = False) -> IndexReport:
     """Bring the catalog's local-feature index up to date (see the module).
 
     Args:
         retrain: train a new codebook even if the catalog has not grown enough to need one.
-        on_progress: called with the number of records indexed so far.
     """
     started = time.perf_counter()
     report = IndexReport()
@@ -72,7 +69,7 @@ def update_index(
         report.trained = True
     for codebook_id, state in catalog.codebook_ids().items():  # the active one, and one being built
         codebook = loaded.get(codebook_id) or Codebook.from_bytes(catalog.codebook_data(codebook_id))
-        report.indexed += _index_new(catalog, codebook_id, codebook, on_progress)
+        report.indexed += _index_new(catalog, codebook_id, codebook)
         report.merged += _merge(catalog, codebook_id)
         if state == "building":
             catalog.activate_codebook(codebook_id)
@@ -106,9 +103,7 @@ def _outgrown(catalog: Catalog, codebook: Codebook) -> bool:
     )
 
 
-def _index_new(
-    catalog: Catalog, codebook_id: int, codebook: Codebook, on_progress: Callable[[int], None] | None
-) -> int:
+def _index_new(catalog: Catalog, codebook_id: int, codebook: Codebook) -> int:
     """Index every record the codebook does not hold yet, a segment at a time; returns how many."""
     done = 0
     while batch := catalog.unindexed(codebook_id, SEGMENT_RECORDS):
@@ -116,13 +111,11 @@ def _index_new(
         words, postings = encode(codebook, list(catalog.local_features(read)))
         catalog.add_segment(codebook_id, read, by_word(words, postings))
         done += len(read)
-        if on_progress:
-            on_progress(done)
     return done
 
 
 def _merge(catalog: Catalog, codebook_id: int) -> int:
-    """Merge the smallest segments when there are too many, and segments mostly of stale postings;
+    """Merge the smallest segments when there are too many, and segments that hold no current record;
     returns how many segments were merged."""
     segments = catalog.segments(codebook_id)
     by_size = sorted(segments, key=lambda s: segments[s][1])
@@ -147,8 +140,10 @@ def _live_rows(
         parts: dict[int, list[np.ndarray]] = {}
         for word, segment, data in catalog.postings(codebook_id, words[start : start + MERGE_WORDS], segments):
             postings = decode(data)
-            at = np.minimum(np.searchsorted(live_keys, postings["key"]), max(len(live_keys) - 1, 0))
-            current = (live_keys[at] == postings["key"]) & (live_segments[at] == segment) if len(live_keys) else at < 0
+            current = np.zeros(len(postings), bool)
+            if len(live_keys):
+                at = np.minimum(np.searchsorted(live_keys, postings["key"]), len(live_keys) - 1)
+                current = (live_keys[at] == postings["key"]) & (live_segments[at] == segment)
             parts.setdefault(word, []).append(postings[current])
         for word, found in parts.items():
             kept = np.concatenate(found)

@@ -25,8 +25,6 @@ SIGNATURE_BITS = 64
 #: Signatures this close (of 64 bits) are a match. The HE paper's 24 let ~40 chance matches per photo
 #: keypoint through on the museum bench and made voting 3x slower, for no more right answers.
 MATCH_DISTANCE = 16
-#: Training samples per word: enough for k-means to place every word.
-SAMPLES_PER_WORD = 12
 #: Widest tree level: 1024 × 1024 words.
 MAX_BRANCHING = 1024
 #: Descriptors per word aimed at: lists stay short as the catalog grows.
@@ -60,11 +58,6 @@ class Codebook:
     @property
     def branching(self) -> int:
         return len(self.coarse)
-
-    @property
-    def size(self) -> int:
-        """Number of words."""
-        return self.branching**2
 
     @classmethod
     def train(cls, descriptors: np.ndarray, trained_on: int, seed: int = 0) -> Codebook:

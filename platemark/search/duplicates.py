@@ -13,7 +13,7 @@ Other impressions of one plate, states and mirror images are not told apart yet 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -51,14 +51,12 @@ def find_duplicates(
     *,
     collection: str | None = None,
     across_collections: bool = False,
-    on_progress: Callable[[int], None] | None = None,
 ) -> list[DuplicatePair]:
     """Every pair of records showing the same print, best evidence first.
 
     Args:
         collection: only records of this collection (and, with across_collections, their pairs elsewhere).
         across_collections: also pair records of different collections.
-        on_progress: called with the number of records examined so far.
 
     Raises:
         PlatemarkError: the catalog has no local-feature index yet (`platemark index` makes it).
@@ -78,7 +76,7 @@ def find_duplicates(
         if wanted(pair.a, pair.b):
             found[(pair.a.key, pair.b.key)] = pair
     current_segments = catalog.indexed_segments(index.codebook_id)
-    for done, (key, points, descriptors) in enumerate(catalog.local_features(keys), start=1):
+    for key, points, descriptors in catalog.local_features(keys):
         matches = index.matches(descriptors).current(current_segments)
         voted, _, counts = matches.votes()
         others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != key]
@@ -94,8 +92,6 @@ def find_duplicates(
             if verification.verified:
                 pair = _classified(a, b, verification)
                 found[(min(key, other), max(key, other))] = pair
-        if on_progress:
-            on_progress(done)
     return sorted(found.values(), key=lambda p: (p.relation != "identical", -p.inliers))
 
 
