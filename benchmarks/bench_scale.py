@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import cv2
 import numpy as np
 from report import print_table, save_results
 
@@ -48,7 +47,7 @@ from platemark.extract.sift import LocalFeatures
 from platemark.images import QUERY_MAX_SIDE, load_image
 from platemark.index.build import train, update_index
 from platemark.index.postings import POSTING, by_word
-from platemark.ingest.pipeline import ingest
+from platemark.ingest.pipeline import ingest, perceptual_hash
 from platemark.simulate.dataset import simulate
 from platemark.simulate.vectors import mixed_descriptors
 from platemark.store import Catalog, RecordWithFeatures, open_catalog
@@ -116,7 +115,8 @@ def staging(bench: Path, work: Path) -> tuple[Path, Path, Path, Path]:
 
 
 def phash(rgb: np.ndarray) -> np.ndarray:
-    return np.unpackbits(cv2.img_hash.PHash_create().compute(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)))
+    """64 PHash bits: the hash ingest already computes (pipeline.perceptual_hash), unpacked."""
+    return np.unpackbits(perceptual_hash(rgb))
 
 
 def thumbnail_hash(catalog: Catalog, content_hash: str) -> np.ndarray:
