@@ -731,12 +731,12 @@ class Catalog(ABC):
 
     def index_info(self) -> dict[str, object]:
         """The active codebook, records it indexes, segments and their size."""
-        found = self.codebook("active")
-        if found is None:
+        active = [i for i, state in self.codebook_ids().items() if state == "active"]  # not its ~130 MB data
+        if not active:
             return {"codebook": None, "indexed": 0, "segments": 0, "postings_mb": 0.0}
-        segments = self.segments(found[0])
+        segments = self.segments(active[0])
         return {
-            "codebook": found[0],
+            "codebook": active[0],
             "indexed": sum(records for records, _ in segments.values()),
             "segments": len(segments),
             "postings_mb": round(sum(size for _, size in segments.values()) / 1e6, 1),
