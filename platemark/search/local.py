@@ -96,10 +96,10 @@ class WordIndex:
     def current(cls, catalog: Catalog, held: WordIndex | None) -> WordIndex | None:
         """`held` if its codebook is still the active one, else the index of the one that is (a retrain
         swapped it, or the first was trained): one small query per search."""
-        active = [i for i, state in catalog.codebook_ids().items() if state == "active"]
-        if held is not None and active == [held.codebook_id]:
+        active = catalog.active_codebook_id()
+        if held is not None and active == held.codebook_id:
             return held
-        return cls.load(catalog) if active else None
+        return cls.load(catalog) if active is not None else None
 
     def matches(self, descriptors: np.ndarray) -> Matches:
         """Correspondences of photo descriptors ((N, 128) RootSIFT) with every indexed record.
