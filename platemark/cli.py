@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -36,6 +37,23 @@ def catalog_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Catalog directory, or postgresql://user@host/database.",
     )(command)
+
+
+class OutputFile(click.Path):
+    """A file a command writes when it is done: its folder is checked before the work starts, so a
+    typo in the path fails at once instead of after a long run whose result is then lost."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        folder = Path(path).absolute().parent
+        if not folder.is_dir():
+            self.fail(f"{folder} is not a folder that exists", param, ctx)
+        if not os.access(folder, os.W_OK):
+            self.fail(f"{folder} is not writable", param, ctx)
+        return path
 
 
 class PlatemarkGroup(click.Group):
@@ -121,7 +139,7 @@ class IngestCommand(click.Command):
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Write every failed entry to this CSV (default: ingest-report.csv in the catalog's media, when any failed).",
 )
 def ingest(
@@ -174,7 +192,7 @@ def ingest(
 @click.option(
     "--csv",
     "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Batch mode: write one row per photo to this CSV.",
 )
 def search(
@@ -286,7 +304,7 @@ def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[s
 @click.argument("ground_truth", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @catalog_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write an HTML report here.")
+@click.option("--report", type=OutputFile(), help="Write an HTML report here.")
 def evaluate(ground_truth: Path, catalog: str, media: Path | None, as_json: bool, report: Path | None) -> None:
     """Score the catalog against a `query,record_ids` ground-truth CSV.
 
@@ -421,9 +439,7 @@ def migrate(catalog: str, media: Path | None) -> None:
 @catalog_options
 @click.option("--collection", help="Only records of this collection.")
 @click.option("--across-collections", is_flag=True, help="Also pair records of different collections.")
-@click.option(
-    "--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Write the pairs here."
-)
+@click.option("--csv", "csv_path", type=OutputFile(), required=True, help="Write the pairs here.")
 def duplicates(
     catalog: str, media: Path | None, collection: str | None, across_collections: bool, csv_path: Path
 ) -> None:

@@ -140,6 +140,27 @@ def test_bad_input_gives_message_not_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "{photos}", "--catalog", "{catalog}", "--csv", "{tmp}/missing/out.csv"],
+        ["evaluate", "{tmp}/gt.csv", "--catalog", "{catalog}", "--report", "{tmp}/missing/report.html"],
+        ["duplicates", "--catalog", "{catalog}", "--csv", "{tmp}/missing/pairs.csv"],
+        ["ingest", "{photos}", "--catalog", "{tmp}/cat", "--report", "{tmp}/missing/failed.csv"],
+    ],
+    ids=["search-csv", "evaluate-report", "duplicates-csv", "ingest-report"],
+)
+def test_an_output_file_in_a_missing_folder_is_refused_before_any_work(
+    runner: CliRunner, tmp_path: Path, catalog_path: Path, photos: Path, args: list[str]
+) -> None:
+    (tmp_path / "gt.csv").write_text("query,record_ids\n")
+    values = {"photos": photos, "tmp": tmp_path, "catalog": catalog_path}
+    result = runner.invoke(cli, [a.format(**values) for a in args])
+    assert result.exit_code == 2 and f"{tmp_path / 'missing'} is not a folder that exists" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "cat").exists()  # nothing was ingested
+
+
 @pytest.mark.parametrize("workers, per_worker", [(1, "2"), (2, "1")])
 def test_serve_runs_one_thread_per_search_and_as_many_searches_as_cores(
     catalog_path, monkeypatch, workers: int, per_worker: str
