@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from platemark.index.codebook import MATCH_DISTANCE, Codebook, branching_for, hamming
+from platemark.index.codebook import MATCH_DISTANCE, Codebook, as_float, branching_for, hamming
 
 
 def descriptors(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -46,3 +46,19 @@ def test_codebook_survives_storage_unchanged() -> None:
 def test_vocabulary_grows_with_the_catalog_and_stops_at_a_million_words() -> None:
     assert branching_for(10_000) == 8
     assert branching_for(1_000_000) < branching_for(100_000_000) <= branching_for(10**10) == 1024
+
+
+def test_words_are_the_nearest_of_the_nearest_cells_as_brute_force_finds_them() -> None:
+    rng = np.random.default_rng(5)
+    codebook = Codebook.train(descriptors(rng, 20_000), 20_000)
+    query = descriptors(rng, 300)
+    vectors = as_float(query)
+    cells = np.argsort(((vectors[:, None] - codebook.coarse[None]) ** 2).sum(-1), axis=1)[:, :2]
+    expected = []
+    for vector, (first, second) in zip(vectors, cells, strict=True):
+        distances = ((codebook.fine[[first, second]] - vector) ** 2).sum(-1)  # (2, B)
+        own = first * codebook.branching + distances[0].argmin()
+        ids = (np.array([first, second])[:, None] * codebook.branching + np.arange(codebook.branching)).ravel()
+        others = [int(i) for i in ids[np.argsort(distances.ravel())] if i != own]
+        expected.append([own, others[0]])
+    assert (codebook.assign(query, multiple=2) == np.array(expected)).mean() > 0.99  # float rounding ties
