@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +45,9 @@ class SearchOptions:
     ratio: float = 0.85
     try_mirror: bool = True
     #: Long sides at which the photo's local features are tried, in order, until one verifies:
-    #: a print filling only a fifth of the photo needs the larger one.
-    query_sides: tuple[int, ...] = (QUERY_SIDE, 2 * QUERY_SIDE)
+    #: a print filling only a fifth of the photo needs the larger one. 1.5x finds as many far-away
+    #: prints as 2x did (bench_scale.py's far-away photos: 0.867 of 60 either way) in 60% of the time.
+    query_sides: tuple[int, ...] = (QUERY_SIDE, 3 * QUERY_SIDE // 2)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,9 @@ class Searcher:
     """Search a catalog with photos. Loading builds (or reuses) the in-memory indexes once.
 
     `threads` sets the process's torch, faiss and OpenCV threads (see `limit_threads`): one per
-    search keeps searches fast next to other work; run several searches to use several cores.
+    search keeps searches fast next to other work; run several searches to use several cores. A
+    search computes its global descriptor on a second thread while it extracts the photo's first
+    local features, so on an idle machine one search uses two cores for ~0.1 s.
 
     Example:
         >>> searcher = Searcher(open_catalog("./catalog"))
@@ -151,6 +155,7 @@ class Searcher:
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
+        self._cnn_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platemark-cnn")
         self.record_count = catalog.count()
         if self.record_count == 0:
             raise PlatemarkError(f"{catalog.location}: the catalog holds no records")
@@ -186,20 +191,29 @@ class Searcher:
         self.word_index = WordIndex.current(self.catalog, self.word_index)
         with _timed(stages, "decode"):
             rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
+        sides = self.options.query_sides
+        # The global descriptor is computed on a second core while the first local features are:
+        # each releases the GIL, and the search takes the longer of the two, not their sum.
+        with _timed(stages, "features"):
+            embedding = self._cnn_thread.submit(self.cnn.extract, rgb)
+            local = {sides[0]: self.sift[sides[0]].extract(rgb)}
+            query_vector = embedding.result()
         with _timed(stages, "global"):
-            query_vector = self.cnn.extract(rgb)
             wanted = self.options.global_candidates
             keys, sims = self.catalog.nearest(query_vector, max(top_k, wanted), where)
         similarity = dict(zip(keys.tolist(), sims.tolist(), strict=True))
 
         allowed = self.catalog.keys_matching(where) if where is not None else None
         shortlist = keys[:wanted].tolist()
-        sides = self.options.query_sides
         passes = [(side, False) for side in sides] + ([(sides[0], True)] if self.options.try_mirror else [])
         verifications: dict[int, Verification] = {}
         candidates = _Candidates()
         for side, mirrored in passes:
-            found = self._verify(rgb, shortlist, allowed, stages, side, mirrored, candidates)
+            if side not in local:
+                with _timed(stages, "local_features"):
+                    local[side] = self.sift[side].extract(rgb)
+            features = local[side].mirrored() if mirrored else local[side]
+            found = self._verify(features, side, mirrored, shortlist, allowed, stages, candidates)
             for key, verification in found.items():
                 if verification.inliers > verifications.get(key, NOT_VERIFIED).inliers:
                     verifications[key] = verification
@@ -243,19 +257,17 @@ class Searcher:
 
     def _verify(
         self,
-        rgb: np.ndarray,
+        features: LocalFeatures,
+        side: int,
+        mirrored: bool,
         shortlist: list[int],
         allowed: np.ndarray | None,
         stages: dict[str, float],
-        side: int,
-        mirrored: bool,
         known: _Candidates,
     ) -> dict[int, Verification]:
-        """Verify the vote and global candidates; returns {record key: verification}."""
+        """Verify the vote and global candidates with one pass's photo features (extracted at `side`,
+        maybe mirrored); returns {record key: verification}."""
         opts = self.options
-        photo = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
-        with _timed(stages, "local_features"):
-            features = self.sift[side].extract(photo)
         matches = Matches.none()
         if self.word_index is not None:
             with _timed(stages, "local_votes"):
@@ -277,10 +289,13 @@ class Searcher:
                 if key in known.records and key in current:
                     results[key] = self._verified(features, known.records[key], *matches.of(key, current[key]))
         # When the index's correspondences verified nothing: the best-voted records, matched against their
-        # stored descriptors; and always the records not indexed yet.
-        exact = [k for k in candidates[: opts.exact_candidates] if k in results]
+        # stored descriptors, once per photo scale (the mirror pass adds only new candidates: the same
+        # keypoints, mirrored); and always the records not indexed yet.
+        tried = known.matched.setdefault(side, set())
+        exact = [k for k in candidates[: opts.exact_candidates] if k in results and k not in tried]
         if any(found.verified for found in results.values()):
             exact = []
+        tried.update(exact)
         exact += [k for k in candidates if k in known.records and k not in current]
         with _timed(stages, "fetch"):
             known.fetch_keypoints(self.catalog, exact)
@@ -291,8 +306,8 @@ class Searcher:
                 found = self._verified(features, known.records[key], query_idx, reference_points[reference_idx])
                 if found.inliers >= results.get(key, NOT_VERIFIED).inliers:
                     results[key] = found
-        if mirrored:  # MAGSAC rejects reflections, so a mirror scan is verified against the flipped
-            # photo and only the outline in the photo is flipped back.
+        if mirrored:  # MAGSAC rejects reflections, so a mirror scan is verified against the mirrored
+            # photo's features and only the outline in the photo is flipped back.
             results = {key: found.flipped(features.width) for key, found in results.items()}
         return results
 
@@ -315,6 +330,8 @@ class _Candidates:
     records: dict[int, StoredRecord] = field(default_factory=dict)
     segments: dict[int, int] = field(default_factory=dict)
     keypoints: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: {photo scale: indexed records already matched exhaustively at it}
+    matched: dict[int, set[int]] = field(default_factory=dict)
     _asked: set[int] = field(default_factory=set)
 
     def fetch(self, catalog: Catalog, index: WordIndex | None, keys: list[int]) -> dict[int, int]:
