@@ -24,7 +24,7 @@ from platemark.evaluate.run import evaluate
 from platemark.ingest.pipeline import ingest
 from platemark.search.engine import Searcher
 from platemark.simulate.dataset import simulate
-from platemark.simulate.photos import PhotoSettings
+from platemark.simulate.photos import FAR_AWAY
 from platemark.store import open_catalog
 
 COLUMNS = (
@@ -42,9 +42,6 @@ COLUMNS = (
     "latency_ms_p95",
     "ingest_img_s",
 )
-
-#: Photos of a print that fills only a fifth to a half of the frame, tilted and mostly blurred.
-FAR_AWAY = PhotoSettings(cover=(0.2, 0.45), blur=0.8, glare=0.6, max_tilt=0.18)
 
 
 def timed_ingest(folder: Path, catalog: Path, collection: str | None = None) -> float:

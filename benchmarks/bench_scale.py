@@ -5,7 +5,8 @@
 Records: the museum collection (287) and the hatched prints (247: aic paintings rendered as engravings
 by `simulate --hatch`, 20 more left out for not-in-collection photos), plus distractors up to each size.
 Queries, the same at every size: the 120 museum gallery photos (10 of artworks not in the collection)
-and 80 synthetic phone photos of hatched prints (20 not in the catalog).
+and 80 synthetic phone photos of hatched prints (20 not in the catalog), and 60 far-away photos of
+hatched prints (each filling a fifth to a half of the photo: what the second photo scale is for).
 
 Distractors are made from the real local features of other images (the pool: ../shared/bench/woodcuts,
 800 drawings of Debian's openclipart-png, the landscape photos of endless-sky-high-dpi; none of them
@@ -49,6 +50,7 @@ from platemark.index.build import train, update_index
 from platemark.index.postings import POSTING, by_word
 from platemark.ingest.pipeline import ingest, perceptual_hash
 from platemark.simulate.dataset import simulate
+from platemark.simulate.photos import FAR_AWAY
 from platemark.simulate.vectors import mixed_descriptors
 from platemark.store import Catalog, RecordWithFeatures, open_catalog
 
@@ -85,8 +87,9 @@ class Pool:
     hashes: np.ndarray  # (images, 64) PHash bits
 
 
-def staging(bench: Path, work: Path) -> tuple[Path, Path, Path, Path]:
-    """Ingested once (kept in --work): the real records' catalog, the pool's, and the query sets."""
+def staging(bench: Path, work: Path) -> tuple[Path, Path, dict[str, Path]]:
+    """Ingested once (kept in --work): the real records' catalog, the pool's, and the query sets'
+    ground truths by name."""
     real, pool = work / "real-catalog", work / "pool-catalog"
     hatched_gt = work / "hatched-aic" / "ground_truth.csv"
     if not hatched_gt.exists():  # of aic only: a hatched museum picture would be a second copy of a record
@@ -97,6 +100,9 @@ def staging(bench: Path, work: Path) -> tuple[Path, Path, Path, Path]:
             shutil.copyfile(image, source / image.name)
         sim = simulate(source.parent, work / "hatched-aic", queries=60, unknown=20, hatch=True, seed=2)
         hatched_gt = sim.ground_truth
+    far_gt = work / "hatched-far" / "ground_truth.csv"
+    if not far_gt.exists():  # the same catalogued prints, each filling a fifth to a half of the photo
+        simulate(work / "hatched-aic" / "collection", far_gt.parent, queries=60, seed=3, settings=FAR_AWAY)
     if not real.exists():
         ingest(bench / "museum" / "collection", real, collection="museum", progress=False)
         ingest(work / "hatched-aic" / "collection", real, collection="hatched", progress=False)
@@ -111,7 +117,11 @@ def staging(bench: Path, work: Path) -> tuple[Path, Path, Path, Path]:
         for number, path in enumerate(chosen):
             shutil.copyfile(path, folder / f"{number:05d}{path.suffix}")
         ingest(folder.parent, pool, collection="pool", progress=False)
-    return real, pool, bench / "museum" / "ground_truth.csv", hatched_gt
+    return (
+        real,
+        pool,
+        {"museum": bench / "museum" / "ground_truth.csv", "hatched prints": hatched_gt, "far-away hatched": far_gt},
+    )
 
 
 def phash(rgb: np.ndarray) -> np.ndarray:
@@ -369,7 +379,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="search the catalogs an earlier run built in --work")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    real, pool_location, museum_gt, hatched_gt = staging(args.bench, args.work)
+    real, pool_location, query_sets = staging(args.bench, args.work)
     pool = load_pool(pool_location)
     print(f"pool: {len(pool.sizes)} images, {len(pool.points)} keypoints", flush=True)
     cnn = CNNExtractor()
@@ -390,7 +400,7 @@ def main() -> None:
                 with open_catalog(location) as catalog:
                     disk_mb = round(catalog.size_on_disk() / 1e6)
                     postings_mb = catalog.index_info()["postings_mb"]
-                for name, ground_truth in (("museum", museum_gt), ("hatched prints", hatched_gt)):
+                for name, ground_truth in query_sets.items():
                     summary, rss_mb = platemark_run(location, ground_truth)
                     rows.append(
                         {

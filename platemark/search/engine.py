@@ -107,7 +107,7 @@ class SearchResponse:
 
 
 def limit_threads(threads: int = 1) -> None:
-    """Let one search use `threads` cores (torch, faiss and OpenCV are process-wide).
+    """Let one search use `threads` cores (torch, faiss, OpenCV and numpy's BLAS are process-wide).
 
     One thread per search is the default everywhere: on a machine that is busy with anything
     else (an ingest, another worker), torch's and OpenMP's threads wait on each other and a
@@ -115,11 +115,13 @@ def limit_threads(threads: int = 1) -> None:
     """
     import cv2
     import faiss
+    import threadpoolctl
     import torch
 
     torch.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
     cv2.setNumThreads(threads)
+    threadpoolctl.threadpool_limits(threads, user_api="blas")  # numpy's matrix products (word assignment)
 
 
 @contextlib.contextmanager

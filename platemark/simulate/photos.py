@@ -22,6 +22,10 @@ class PhotoSettings:
     cover: tuple[float, float] = (0.45, 0.9)  # share of the photo's width or height the print fills
 
 
+#: Photos of a print that fills only a fifth to a half of the frame, tilted and mostly blurred.
+FAR_AWAY = PhotoSettings(cover=(0.2, 0.45), blur=0.8, glare=0.6, max_tilt=0.18)
+
+
 def phone_photo(print_rgb: np.ndarray, rng: np.random.Generator, settings: PhotoSettings | None = None) -> np.ndarray:
     """A simulated phone photo (RGB) of a print.
 
