@@ -61,8 +61,8 @@ class SearchHit:
 
     @property
     def score(self) -> float:
-        """Inlier count plus global similarity (0-1): the value results are ranked by."""
-        return round(self.verification.inliers + self.similarity, 4)
+        """The value results are ranked by (see `Verification.score`)."""
+        return self.verification.score(self.similarity)
 
     def iiif_match(self) -> dict[str, str | None] | None:
         """IIIF links that open this match: the region's Image API URL, a canvas target and a
@@ -227,11 +227,7 @@ class Searcher:
             similarity.update(zip(found_keys.tolist(), (vectors @ query_vector).tolist(), strict=True))
         ranked = sorted(
             similarity,  # verified records were added above, unless an ingest deleted them meanwhile
-            key=lambda k: (
-                verifications.get(k, NOT_VERIFIED).verified,
-                verifications.get(k, NOT_VERIFIED).inliers,
-                similarity[k],
-            ),
+            key=lambda k: verifications.get(k, NOT_VERIFIED).score(similarity[k]),
             reverse=True,
         )[:top_k]
         records = candidates.records

@@ -10,6 +10,9 @@ import numpy as np
 #: Inliers needed to call a match verified. Calibrated on the museum benchmark: wrong
 #: records reach at most ~12 inliers after the sanity checks, true ones mostly 30+.
 VERIFIED_INLIERS = 18
+#: Inliers a wrong record reaches by chance: 99% of the wrong results of the bench_scale photos at 1k
+#: records have at most 6 (median 5). Below verification, inliers up to this say nothing.
+CHANCE_INLIERS = 6
 
 MIN_CORRESPONDENCES = 8
 
@@ -25,6 +28,15 @@ class Verification:
     @property
     def verified(self) -> bool:
         return self.inliers >= VERIFIED_INLIERS and self.region is not None
+
+    def score(self, similarity: float) -> float:
+        """What results are ranked by: a verified match's inliers plus its global similarity (0-1);
+        an unverified one's similarity plus how far its inliers got from chance towards verification
+        (0-1), so that one chance inlier more does not outrank a far more similar print."""
+        if self.verified:
+            return round(self.inliers + similarity, 4)
+        beyond_chance = max(0, self.inliers - CHANCE_INLIERS) / (VERIFIED_INLIERS - CHANCE_INLIERS)
+        return round(similarity + beyond_chance, 4)
 
     def flipped(self, photo_width: int) -> Verification:
         """The same match for the left-right mirror of the photo it was found in."""
