@@ -61,7 +61,11 @@ class SearchHitPublic(BaseModel):
     """One result of a search."""
 
     record: RecordPublic
-    score: float = Field(description="Inliers plus global similarity; results are ranked by it.")
+    score: float = Field(
+        description="What results are ranked by within a verdict: a verified match's inliers plus its global "
+        "similarity (0-1); an unverified one's similarity plus how far its inliers got beyond chance (6) "
+        "towards verification (18), from 0 to 1."
+    )
     verified: bool = Field(description="Geometric verification says the photo shows this record.")
     verdict: str = Field(
         description="What to tell the visitor: `answer` (the best verified record), `also_in_photo` (verified, "
@@ -102,7 +106,11 @@ class SearchResultPublic(BaseModel):
     data: list[SearchHitPublic]
     count: int
     elapsed_ms: float
-    stages_ms: dict[str, float]
+    stages_ms: dict[str, float] = Field(
+        description="Where the time went: features (global descriptor and first local features, side by "
+        "side), global, local_votes, fetch, verify; local_features when the first pass verified nothing, and "
+        "verify_exact when a pass verified nothing or a candidate is not indexed yet."
+    )
 
 
 class SharedSearchPublic(BaseModel):
