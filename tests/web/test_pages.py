@@ -40,6 +40,26 @@ def test_browse_pages_through_the_records(device, server: str) -> None:
     expect(device.locator("#page-info")).to_have_text("1–5 of 15")
 
 
+def test_browse_keeps_the_latest_listing_when_an_earlier_answer_arrives_late(device, server: str) -> None:
+    held = []
+
+    def hold_the_first_listing(route) -> None:
+        if held or "q=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)  # the page's first listing (every record) is answered after the search
+
+    device.route("**/api/records?*", hold_the_first_listing)
+    device.goto(server + "browse")
+    device.fill("#q", "surf MOON")
+    device.click("#text-form button")
+    expect(device.locator("#status")).to_contain_text("1 record. Matching “surf MOON”.")
+    held[0].continue_()
+    device.wait_for_load_state("networkidle")
+    expect(device.locator("#status")).to_contain_text("1 record. Matching “surf MOON”.")
+    assert record_ids(device) == ["moon"]
+
+
 def test_browse_text_search_finds_words_and_keeps_them_in_the_link(device, server: str) -> None:
     device.goto(server + "browse")
     device.fill("#q", "surf MOON")

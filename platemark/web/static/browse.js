@@ -33,7 +33,10 @@ function goToOffset(offset) {
   load().then(() => $("#record-list").scrollIntoView({ block: "start" }));
 }
 
+let latestLoad = 0;
+
 async function load() {
+  const ticket = ++latestLoad; // an answer to an earlier listing that arrives late is dropped
   const params = currentParams();
   const request = requestFromParams(params);
   $("#q").value = params.get("q") || "";
@@ -45,8 +48,10 @@ async function load() {
   try {
     page = await api(`api/records?${query}`);
   } catch (error) {
-    return showError(error.message);
+    if (ticket === latestLoad) showError(error.message);
+    return;
   }
+  if (ticket !== latestLoad) return;
   $("#record-list").replaceChildren(...page.data.map(card));
   const first = page.count ? page.offset + 1 : 0;
   const last = page.offset + page.data.length;
