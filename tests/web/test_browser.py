@@ -209,6 +209,19 @@ def test_unknown_upload_shows_readable_error(page, tmp_path: Path) -> None:
     playwright_api.expect(page.locator("#status")).to_contain_text("not an image")
 
 
+def test_a_photo_picked_while_the_page_starts_gets_a_readable_message(new_page, server: str, tmp_path: Path) -> None:
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"not an image at all")
+    held = []
+    page = new_page(path=None)
+    page.route("**/locales/en.json", lambda route: held.append(route))  # answered after the photo is picked
+    page.goto(server, wait_until="domcontentloaded")
+    page.set_input_files("#file", str(fake))
+    page.wait_for_timeout(300)
+    held[0].continue_()
+    playwright_api.expect(page.locator("#status")).to_contain_text("not an image")
+
+
 def save_screenshot(page, name: str, tmp_path: Path) -> Path:
     """A screenshot, into docs/screenshots/ when PLATEMARK_UPDATE_SCREENSHOTS=1 (else a temporary folder)."""
     folder = SCREENSHOTS if os.environ.get("PLATEMARK_UPDATE_SCREENSHOTS") == "1" else tmp_path

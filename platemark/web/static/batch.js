@@ -7,7 +7,7 @@ import {
   $, ApiError, claimsMatch, csvText, dropArea, el, overlay, showError, showStatus, startPage, strength, upload,
   uploadablePhoto, verdictOf,
 } from "./common.js";
-import { t } from "./i18n.js";
+import { languageReady, t } from "./i18n.js";
 
 const MAX_PHOTOS = 1000; // more than a box of prints; the browser's storage holds ~300 kB each
 const THUMB_SIDE = 160;
@@ -45,6 +45,7 @@ async function saveRow(row) {
 
 // ---- adding photos ----------------------------------------------------------------------------
 async function addPhotos(files) {
+  await languageReady; // the file input works before the page has finished starting
   const images = [...files].filter((file) => file.type.startsWith("image/"));
   const room = MAX_PHOTOS - table.size;
   if (images.length > room) showError(t("batch.too_many", { count: MAX_PHOTOS }));

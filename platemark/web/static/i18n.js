@@ -29,6 +29,13 @@ async function catalog(code) {
   return response.json();
 }
 
+let messagesLoaded;
+// Resolves once the messages are loaded: handlers that may run before (a photo picked while the
+// page is still starting) wait for it, or `t` would show message keys.
+export const languageReady = new Promise((resolve) => {
+  messagesLoaded = resolve;
+});
+
 // Loads the catalogs and translates the page; call once before anything shows text.
 export async function startLanguage() {
   language = chosenLanguage();
@@ -36,6 +43,7 @@ export async function startLanguage() {
   messages = language === "en" ? english : await catalog(language).catch(() => english);
   document.documentElement.lang = language;
   translate(document);
+  messagesLoaded();
 }
 
 export function chooseLanguage(code) {

@@ -7,7 +7,7 @@ import {
 } from "./common.js";
 import { detailsButton } from "./detail.js";
 import { describeFilters, filterPairs, restoreFilters, setUpFilters, yearsInOrder } from "./filters.js";
-import { number, t } from "./i18n.js";
+import { languageReady, number, t } from "./i18n.js";
 
 const state = { file: null, bitmap: null, rotate: 0, crop: null, lastSearch: null, feedbackDays: 90 };
 
@@ -22,6 +22,7 @@ document.addEventListener("paste", (event) => {
 });
 
 async function usePhoto(file) {
+  await languageReady; // the listeners above are in place before the page has finished starting
   try {
     state.bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
