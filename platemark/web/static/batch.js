@@ -45,8 +45,8 @@ async function saveRow(row) {
 
 // ---- adding photos ----------------------------------------------------------------------------
 async function addPhotos(files) {
+  const images = [...files].filter((file) => file.type.startsWith("image/")); // before the input is cleared
   await languageReady; // the file input works before the page has finished starting
-  const images = [...files].filter((file) => file.type.startsWith("image/"));
   const room = MAX_PHOTOS - table.size;
   if (images.length > room) showError(t("batch.too_many", { count: MAX_PHOTOS }));
   for (const file of images.slice(0, Math.max(0, room))) {
