@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from platemark.index.codebook import MAX_BRANCHING, Codebook, branching_for
-from platemark.index.postings import by_word, decode, encode
+from platemark.index.postings import CurrentPostings, by_word, decode, encode
 from platemark.store.base import Catalog
 
 #: Records indexed per segment.
@@ -133,18 +133,13 @@ def _live_rows(
     catalog: Catalog, codebook_id: int, segments: list[int], live: dict[int, int]
 ) -> Iterator[tuple[int, bytes]]:
     """(word, postings) of the segments together, keeping only records' current postings."""
-    live_keys = np.array(sorted(live), np.int64)
-    live_segments = np.array([live[k] for k in live_keys.tolist()], np.int64)
+    current = CurrentPostings(live)
     words = catalog.segment_words(codebook_id, segments)
     for start in range(0, len(words), MERGE_WORDS):
         parts: dict[int, list[np.ndarray]] = {}
         for word, segment, data in catalog.postings(codebook_id, words[start : start + MERGE_WORDS], segments):
             postings = decode(data)
-            current = np.zeros(len(postings), bool)
-            if len(live_keys):
-                at = np.minimum(np.searchsorted(live_keys, postings["key"]), len(live_keys) - 1)
-                current = (live_keys[at] == postings["key"]) & (live_segments[at] == segment)
-            parts.setdefault(word, []).append(postings[current])
+            parts.setdefault(word, []).append(postings[current.mask(postings["key"], segment)])
         for word, found in parts.items():
             kept = np.concatenate(found)
             if len(kept):

@@ -45,3 +45,20 @@ def by_word(words: np.ndarray, postings: np.ndarray) -> Iterator[tuple[int, byte
 
 def decode(data: bytes) -> np.ndarray:
     return np.frombuffer(data, POSTING)
+
+
+class CurrentPostings:
+    """Tells records' current postings from stale ones, given {record key: the segment holding its
+    current postings}: a record re-ingested since it was indexed still has postings in an older segment,
+    and a deleted one has none that are current."""
+
+    def __init__(self, live: dict[int, int]) -> None:
+        self._keys = np.array(sorted(live), np.int64)
+        self._segments = np.array([live[k] for k in self._keys.tolist()], np.int64)
+
+    def mask(self, keys: np.ndarray, segments: np.ndarray | int) -> np.ndarray:
+        """Which of these postings (their record keys, and the segments they are in) are current."""
+        if len(self._keys) == 0:
+            return np.zeros(len(keys), bool)
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        return (self._keys[at] == keys) & (self._segments[at] == segments)

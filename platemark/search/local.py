@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 
 from platemark.index.codebook import MATCH_DISTANCE, SIGNATURE_BITS, Codebook, as_float, hamming
-from platemark.index.postings import decode
+from platemark.index.postings import CurrentPostings, decode
 from platemark.store.base import Catalog
 
 #: Words each photo keypoint is looked up under: a descriptor near a cell border falls on either side.
@@ -60,12 +60,7 @@ class Matches:
     def current(self, segments: dict[int, int]) -> Matches:
         """Only the correspondences of these records ({key: segment of its current postings}): a record
         re-ingested since it was indexed also has stale postings in an older segment."""
-        keys = np.array(sorted(segments), np.int64)
-        if len(keys) == 0:
-            return Matches.none()
-        wanted = np.array([segments[k] for k in keys.tolist()], np.int64)
-        at = np.minimum(np.searchsorted(keys, self.key), len(keys) - 1)
-        return self.where((keys[at] == self.key) & (wanted[at] == self.segment))
+        return self.where(CurrentPostings(segments).mask(self.key, self.segment))
 
     def of(self, key: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo keypoint idx, reference points) of one record's current postings."""
