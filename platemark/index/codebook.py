@@ -108,9 +108,8 @@ class Codebook:
             # squared distance minus |x|², which is the same for all of one descriptor's candidates
             cell_distances = self._word_norms[cell] - 2 * (grouped[rows] @ self._words_by_column[cell])
             nearest = _smallest(cell_distances.copy(), multiple)
-            words[rows] = cell * self.branching + nearest
-            distances[rows] = np.take_along_axis(cell_distances, nearest, axis=1)
-        words[order], distances[order] = words.copy(), distances.copy()
+            words[order[rows]] = cell * self.branching + nearest
+            distances[order[rows]] = np.take_along_axis(cell_distances, nearest, axis=1)
         words = words.reshape(count, multiple * multiple)
         distances = distances.reshape(count, multiple * multiple)
         own = words[:, :1]
