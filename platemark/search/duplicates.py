@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from platemark.errors import PlatemarkError
+from platemark.index.postings import CurrentPostings
 from platemark.search.local import WordIndex
 from platemark.search.verify import Verification, verify
 from platemark.store.base import Catalog, StoredRecord
@@ -76,8 +77,9 @@ def find_duplicates(
         if wanted(pair.a, pair.b):
             found[(pair.a.key, pair.b.key)] = pair
     current_segments = catalog.indexed_segments(index.codebook_id)
+    live = CurrentPostings(current_segments)  # built once: it sorts every indexed record
     for key, points, descriptors in catalog.local_features(keys):
-        matches = index.matches(descriptors).current(current_segments)
+        matches = index.matches(descriptors).current(live)
         voted, _, counts = matches.votes()
         others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != key]
         others = [k for k in others if (min(k, key), max(k, key)) not in found][:CANDIDATES]

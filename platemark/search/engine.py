@@ -22,6 +22,7 @@ from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.images import QUERY_MAX_SIDE, ImageSource, load_image
+from platemark.index.postings import CurrentPostings
 from platemark.search.local import Matches, WordIndex, match_descriptors
 from platemark.search.verdicts import ORDER, Verdict, verdicts
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
@@ -278,7 +279,7 @@ class Searcher:
         with _timed(stages, "fetch"):
             current = known.fetch(self.catalog, self.word_index, voted + shortlist)
         # votes again from current postings only: a deleted record has none, a re-ingested one its new ones
-        matches = matches.current({k: current[k] for k in voted + shortlist if k in current})
+        matches = matches.current(CurrentPostings({k: current[k] for k in voted + shortlist if k in current}))
         keys, _, counts = matches.votes()
         candidates = [int(k) for k in keys[counts >= opts.min_votes][: opts.vote_candidates]]
         candidates += [k for k in shortlist if k not in candidates]

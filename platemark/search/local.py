@@ -57,10 +57,10 @@ class Matches:
         order = np.argsort(-scores, kind="stable")
         return keys[order], scores[order], counts[order]
 
-    def current(self, segments: dict[int, int]) -> Matches:
-        """Only the correspondences of these records ({key: segment of its current postings}): a record
+    def current(self, live: CurrentPostings) -> Matches:
+        """Only the correspondences from records' current postings: a deleted record has none, and one
         re-ingested since it was indexed also has stale postings in an older segment."""
-        return self.where(CurrentPostings(segments).mask(self.key, self.segment))
+        return self.where(live.mask(self.key, self.segment))
 
     def of(self, key: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo keypoint idx, reference points) of one record's current postings."""

@@ -11,6 +11,7 @@ from catalogs import BACKENDS
 from platemark.extract.sift import LocalFeatures
 from platemark.index import build
 from platemark.index.build import update_index
+from platemark.index.postings import CurrentPostings
 from platemark.search.local import WordIndex
 from platemark.store import Catalog, open_catalog
 
@@ -57,7 +58,7 @@ def photo_of(seed: int) -> np.ndarray:
 def best_voted(store: Catalog, seed: int) -> int | None:
     index = WordIndex.load(store)
     matches = index.matches(photo_of(seed))
-    keys, _, counts = matches.current(store.indexed_segments(index.codebook_id)).votes()
+    keys, _, counts = matches.current(CurrentPostings(store.indexed_segments(index.codebook_id))).votes()
     return int(keys[0]) if len(keys) and counts[0] >= 20 else None
 
 
