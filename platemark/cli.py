@@ -254,8 +254,9 @@ def _print_response(response: SearchResponse) -> None:
     for rank, hit in enumerate(response.results, start=1):
         badge = VERDICT_BADGES[hit.verdict]
         title = hit.record.metadata.get("title", "")
+        relation = f"  {hit.relation}" if hit.relation else ""
         click.echo(
-            f"  {rank:>2}. {badge} {hit.record.collection}/{hit.record.record_id}  "
+            f"  {rank:>2}. {badge} {hit.record.collection}/{hit.record.record_id}{relation}  "
             f"inliers={hit.verification.inliers:<4} similarity={hit.similarity:.3f}  {title[:60]}"
         )
 
@@ -278,12 +279,25 @@ def _write_failures(path: Path, failed: list[tuple[str, str]]) -> None:
         writer.writerows([spreadsheet_safe(entry), spreadsheet_safe(problem)] for entry, problem in failed)
 
 
+#: Columns of `search DIR --csv`, one row per photo about its best result.
+BATCH_COLUMNS = (
+    "query",
+    "record_id",
+    "collection",
+    "verified",
+    "relation",
+    "inliers",
+    "score",
+    "title",
+    "elapsed_ms",
+    "error",
+)
+
+
 def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[str, str]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["query", "record_id", "collection", "verified", "inliers", "score", "title", "elapsed_ms", "error"]
-        )
+        writer.writerow(BATCH_COLUMNS)
         for response in responses:
             top = response.results[0] if response.results else None
             row = [
@@ -291,6 +305,7 @@ def _write_batch_csv(path: Path, responses: list[SearchResponse], errors: dict[s
                 top.record.record_id if top else "",
                 top.record.collection if top else "",
                 top.verification.verified if top else False,
+                (top.relation or "") if top else "",
                 top.verification.inliers if top else 0,
                 top.score if top else "",
                 top.record.metadata.get("title", "") if top else "",

@@ -14,6 +14,10 @@ from platemark.errors import UnreadableImage
 from platemark.evaluate.groundtruth import GroundTruthQuery, read_ground_truth
 from platemark.evaluate.metrics import retrieval_metrics
 from platemark.search.engine import Searcher, SearchResponse
+from platemark.search.relation import Relation
+
+#: Relations that say the photographed sheet is not the record, but shares its plate.
+OTHER_SHEET = (Relation.SAME_PLATE, Relation.MIRROR)
 
 
 @dataclass
@@ -29,9 +33,13 @@ def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, p
     """Search every query photo of a ground-truth CSV and score the results.
 
     Returns keys `queries, recall@1, recall@5, recall@10, mAP, not_in_collection_rejected,
-    false_verified, any_wrong_verified, latency_ms_p50, latency_ms_p95` in `summary`:
-    `false_verified` is the share of photos whose answer is wrong, `any_wrong_verified` the share
-    with any wrong record presented as in the photo (the answer or "also in the photo").
+    not_in_collection_same_plate, false_verified, any_wrong_verified, latency_ms_p50, latency_ms_p95`
+    in `summary`. A hit claims a record only when it is verified as that sheet (or a detail of it),
+    not as another impression of its plate or its mirror image (`platemark.search.relation`):
+    `not_in_collection_rejected` is the share of photos of prints outside the collection with no such
+    claim, `not_in_collection_same_plate` the share of them with a hit on another impression or the
+    mirror image of their plate; `false_verified` is the share of photos whose first claimed record is
+    wrong, `any_wrong_verified` the share with any wrong record claimed (the answer or "also in the photo").
 
     Example:
         >>> evaluate(Searcher(open_catalog("./catalog")), "bench/ground_truth.csv").summary["recall@1"]
@@ -55,16 +63,19 @@ def summarise(queries: list[GroundTruthQuery], responses: list[SearchResponse]) 
     summary: dict[str, Any] = {"queries": len(queries)}
     summary.update({k: round(v, 4) for k, v in retrieval_metrics(relevant, ranked).items()})
     unknown = [r for q, r in zip(queries, responses, strict=True) if not q.record_ids]
-    rejected = [not any(h.verification.verified for h in r.results) for r in unknown]
+    # a photo is answered with a record only by a hit claiming its sheet, not by another impression of its plate
+    rejected = [not any(h.claims_sheet for h in r.results) for r in unknown]
     summary["not_in_collection_rejected"] = round(float(np.mean(rejected)), 4) if unknown else None
+    same_plate = [any(h.relation in OTHER_SHEET for h in r.results) for r in unknown]
+    summary["not_in_collection_same_plate"] = round(float(np.mean(same_plate)), 4) if unknown else None
     false_verified = [
-        bool(verified) and verified[0].record.record_id not in q.record_ids
+        bool(claimed) and claimed[0].record.record_id not in q.record_ids
         for q, r in zip(queries, responses, strict=True)
-        for verified in [[h for h in r.results if h.verification.verified]]
+        for claimed in [[h for h in r.results if h.claims_sheet]]
     ]
     summary["false_verified"] = round(float(np.mean(false_verified)), 4)
     any_wrong = [
-        any(h.verdict.claims_match and h.record.record_id not in q.record_ids for h in r.results)
+        any(h.claims_sheet and h.record.record_id not in q.record_ids for h in r.results)
         for q, r in zip(queries, responses, strict=True)
     ]
     summary["any_wrong_verified"] = round(float(np.mean(any_wrong)), 4)

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from platemark.errors import PlatemarkError
+from platemark.errors import PlatemarkError, UnreadableImage
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.images import QUERY_MAX_SIDE, ImageSource, load_image
 from platemark.index.postings import CurrentPostings
 from platemark.search.local import Matches, WordIndex, match_descriptors
+from platemark.search.relation import Agreement, Relation, agreement
 from platemark.search.verdicts import ORDER, Verdict, verdicts
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.base import Catalog, StoredRecord
@@ -60,6 +61,21 @@ class SearchHit:
     similarity: float
     verification: Verification
     verdict: Verdict = Verdict.CANDIDATE
+    #: For a verified hit: how the record relates to the photographed sheet, and the evidence.
+    agreement: Agreement | None = None
+
+    @property
+    def relation(self) -> Relation | None:
+        """this sheet, a detail of it, another impression of its plate, or its mirror; None unverified"""
+        if self.agreement is None:
+            return None
+        return self.agreement.relation(self.verification.mirrored)
+
+    @property
+    def claims_sheet(self) -> bool:
+        """The hit says the photographed sheet is this record: verified on its own part of the photo,
+        as this sheet or a detail of it."""
+        return self.verdict.claims_match and self.relation is not None and self.relation.claims_sheet
 
     @property
     def score(self) -> float:
@@ -81,6 +97,9 @@ class SearchHit:
             "score": self.score,
             "verified": self.verification.verified,
             "verdict": str(self.verdict),
+            "relation": str(self.relation) if self.relation else None,
+            "coverage": round(self.agreement.coverage, 3) if self.agreement else None,
+            "colour_difference": self.agreement.colour_difference if self.agreement else None,
             "inliers": self.verification.inliers,
             "similarity": round(self.similarity, 4),
             "region": self.verification.region,
@@ -236,8 +255,10 @@ class Searcher:
         records.update(self.catalog.records(k for k in ranked if k not in records))
         kept = [k for k in ranked if k in records]  # a record deleted by an ingest meanwhile is left out
         found = verdicts([verifications.get(k, NOT_VERIFIED) for k in kept])
+        with _timed(stages, "relation"):
+            agreements = self._agreements(rgb, [records[k] for k in kept], verifications, candidates)
         hits = [
-            SearchHit(records[k], float(similarity[k]), verifications.get(k, NOT_VERIFIED), verdict)
+            SearchHit(records[k], float(similarity[k]), verifications.get(k, NOT_VERIFIED), verdict, agreements.get(k))
             for k, verdict in zip(kept, found, strict=True)
         ]
         hits.sort(key=lambda hit: ORDER.index(hit.verdict))  # stable: by score within a verdict
@@ -311,6 +332,36 @@ class Searcher:
             results = {key: found.flipped(features.width) for key, found in results.items()}
         return results
 
+    def _agreements(
+        self,
+        photo: np.ndarray,
+        records: list[StoredRecord],
+        verifications: dict[int, Verification],
+        known: _Candidates,
+    ) -> dict[int, Agreement]:
+        """{key: how the photo agrees with the record} for the verified records (see `relation`)."""
+        verified = [r for r in records if verifications.get(r.key, NOT_VERIFIED).verified]
+        known.fetch_keypoints(self.catalog, [r.key for r in verified])
+        size = (photo.shape[1], photo.shape[0])
+        return {
+            record.key: agreement(
+                photo,
+                size,
+                self._thumbnail(record),
+                (record.width, record.height),
+                known.keypoints[record.key][0],
+                verifications[record.key],
+            )
+            for record in verified
+        }
+
+    def _thumbnail(self, record: StoredRecord) -> np.ndarray | None:
+        """The record's thumbnail, or None if it is missing (the relation then goes without colour)."""
+        try:
+            return load_image(self.catalog.thumbs_dir / record.thumb_name)
+        except UnreadableImage:
+            return None
+
     @staticmethod
     def _verified(
         features: LocalFeatures, record: StoredRecord, query_idx: np.ndarray, reference_points: np.ndarray
@@ -343,7 +394,7 @@ class _Candidates:
             self.segments.update(catalog.indexed_segments(index.codebook_id, wanted))
         return self.segments
 
-    def fetch_keypoints(self, catalog: Catalog, keys: set[int]) -> None:
+    def fetch_keypoints(self, catalog: Catalog, keys: list[int]) -> None:
         """Read the (points, descriptors) of these records, each once per search."""
         empty = (np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
         wanted = [k for k in keys if k not in self.keypoints]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -24,6 +24,9 @@ class Verification:
     inliers: int
     region: list[list[float]] | None  # photo's footprint in the reference image, 4 corners
     query_region: list[list[float]] | None  # reference's outline in the photo, 4 corners
+    #: (N, 2) positions of the inliers in the reference image: where photo and reference agree.
+    inlier_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32), compare=False, repr=False)
+    mirrored: bool = False  # found in the mirror image of the photo
 
     @property
     def verified(self) -> bool:
@@ -42,7 +45,7 @@ class Verification:
         """The same match for the left-right mirror of the photo it was found in."""
         if self.query_region is None:
             return self
-        return replace(self, query_region=[[round(photo_width - x, 1), y] for x, y in self.query_region])
+        return replace(self, query_region=[[round(photo_width - x, 1), y] for x, y in self.query_region], mirrored=True)
 
 
 NOT_VERIFIED = Verification(0, None, None)
@@ -89,7 +92,7 @@ def verify(
     if not _plausible(photo_outline, query_size) or not _spread(reference_points[inlier_mask], reference_size):
         return Verification(min(inliers, VERIFIED_INLIERS - 1), None, None)
     region = np.column_stack([np.clip(footprint[:, 0], 0, ref_w), np.clip(footprint[:, 1], 0, ref_h)])
-    return Verification(inliers, _rounded(region), _rounded(photo_outline))
+    return Verification(inliers, _rounded(region), _rounded(photo_outline), reference_points[inlier_mask])
 
 
 def _corners(width: int, height: int) -> np.ndarray:

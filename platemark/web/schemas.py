@@ -72,6 +72,20 @@ class SearchHitPublic(BaseModel):
         "on another part of the photo), `related` (verified on a part a better record covers: a companion "
         "piece, a copy), `candidate` (not verified). Results come in this order."
     )
+    relation: str | None = Field(
+        None,
+        description="For a verified hit, what the photographed sheet is to this record: `same_sheet` (this "
+        "record's sheet), `detail` (a part of it), `same_plate` (another impression of its plate or block, or "
+        "a page reusing it: the inliers cover only a part of the overlap, or the colours differ) or `mirror` "
+        "(its mirror image: a counterproof or reversed copy). Only `same_sheet` and `detail` say the photo "
+        "shows this record. None when not verified.",
+    )
+    coverage: float | None = Field(
+        None, description="Share of the record's keypoints in the overlap with an inlier nearby (0-1)."
+    )
+    colour_difference: float | None = Field(
+        None, description="How far the colours differ after a per-channel correction (Lab a/b units)."
+    )
     inliers: int
     similarity: float
     region: Quad | None = Field(None, description="The photo's footprint on the record image (4 corners).")

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from platemark.errors import EvaluationInputError
+from platemark.evaluate.groundtruth import GroundTruthQuery
 from platemark.evaluate.metrics import average_precision, recall_at_k, retrieval_metrics
+from platemark.evaluate.run import summarise
+from platemark.search.engine import SearchHit, SearchResponse
+from platemark.search.relation import Agreement
+from platemark.search.verdicts import Verdict
+from platemark.search.verify import NOT_VERIFIED, Verification
+from platemark.store.base import StoredRecord
 
 
 def test_metrics_on_hand_written_case() -> None:
@@ -40,29 +48,41 @@ def test_metrics_reject_malformed_input(relevant: object, ranked: object, messag
         retrieval_metrics(relevant, ranked)  # type: ignore[arg-type]
 
 
+def _hit(record_id: str, verdict: str, relation: str = "same_sheet") -> SearchHit:
+    """A search hit as the engine makes it: verified ones carry the evidence for `relation`."""
+    record = StoredRecord(1, "c", record_id, "", "h", 10, 10, {})
+    if verdict == "candidate":
+        return SearchHit(record, 0.5, NOT_VERIFIED, Verdict.CANDIDATE)
+    evidence = {
+        "same_sheet": Agreement(1.0, 0.5, 1.0),
+        "same_plate": Agreement(0.3, 0.5, 1.0),
+        "mirror": Agreement(1.0, 0.5, 1.0),
+    }[relation]
+    verification = Verification(50, [[0, 0], [1, 0], [1, 1], [0, 1]], None, mirrored=relation == "mirror")
+    return SearchHit(record, 0.5, verification, Verdict(verdict), evidence)
+
+
 def test_any_wrong_verified_counts_wrong_records_claimed_beyond_the_first() -> None:
-    from pathlib import Path
-
-    from platemark.evaluate.groundtruth import GroundTruthQuery
-    from platemark.evaluate.run import summarise
-    from platemark.search.engine import SearchHit, SearchResponse
-    from platemark.search.verdicts import Verdict
-    from platemark.search.verify import NOT_VERIFIED, Verification
-    from platemark.store.base import StoredRecord
-
-    def hit(record_id: str, verdict: Verdict) -> SearchHit:
-        record = StoredRecord(1, "c", record_id, "", "h", 10, 10, {})
-        verification = (
-            Verification(50, [[0, 0], [1, 0], [1, 1], [0, 1]], None) if verdict != "candidate" else NOT_VERIFIED
-        )
-        return SearchHit(record, 0.5, verification, verdict)
-
     queries = [GroundTruthQuery(Path(f"q{i}.jpg"), frozenset({"a"})) for i in range(4)]
     responses = [
-        SearchResponse("q0.jpg", [hit("a", Verdict.ANSWER), hit("b", Verdict.ALSO_IN_PHOTO)], 1.0),  # wrong claim
-        SearchResponse("q1.jpg", [hit("a", Verdict.ANSWER), hit("b", Verdict.RELATED)], 1.0),  # only related
-        SearchResponse("q2.jpg", [hit("a", Verdict.ANSWER), hit("b", Verdict.CANDIDATE)], 1.0),
-        SearchResponse("q3.jpg", [hit("b", Verdict.ANSWER)], 1.0),  # a wrong answer
+        SearchResponse("q0.jpg", [_hit("a", "answer"), _hit("b", "also_in_photo")], 1.0),  # wrong claim
+        SearchResponse("q1.jpg", [_hit("a", "answer"), _hit("b", "related")], 1.0),  # only related
+        SearchResponse("q2.jpg", [_hit("a", "answer"), _hit("b", "candidate")], 1.0),
+        SearchResponse("q3.jpg", [_hit("b", "answer")], 1.0),  # a wrong answer
     ]
     summary = summarise(queries, responses)
     assert summary["false_verified"] == 0.25 and summary["any_wrong_verified"] == 0.5
+
+
+def test_photo_of_another_impression_counts_as_rejected_and_as_same_plate() -> None:
+    queries = [GroundTruthQuery(Path(f"q{i}.jpg"), frozenset()) for i in range(4)]
+    responses = [
+        SearchResponse("q0.jpg", [_hit("b", "answer", "same_plate")], 1.0),  # another impression of b's block
+        SearchResponse("q1.jpg", [_hit("b", "answer", "mirror")], 1.0),  # a counterproof of b
+        SearchResponse("q2.jpg", [_hit("b", "answer")], 1.0),  # claimed as b's sheet: wrong
+        SearchResponse("q3.jpg", [_hit("b", "candidate")], 1.0),
+    ]
+    summary = summarise(queries, responses)
+    assert summary["not_in_collection_rejected"] == 0.75
+    assert summary["not_in_collection_same_plate"] == 0.5
+    assert summary["false_verified"] == summary["any_wrong_verified"] == 0.25

@@ -38,6 +38,13 @@ def photos(tmp_path_factory: pytest.TempPathFactory, sample_images: dict, two_pr
     photo = phone_photo(sample_images["camera"], np.random.default_rng(21), PhotoSettings(quarter_turn=0))
     Image.fromarray(photo).save(folder / "camera.jpg")
     Image.fromarray(two_prints).save(folder / "two.jpg")
+    # a page printed with the astronaut's block at its left and other text beside it: not its sheet
+    block = sample_images["astronaut"]
+    height, width = block.shape[:2]
+    page = np.array(Image.fromarray(sample_images["page"]).resize((width, height)))
+    page[:, : width * 2 // 5] = block[:, : width * 2 // 5]
+    steady = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0, frame=0)
+    Image.fromarray(phone_photo(page, np.random.default_rng(2), steady)).save(folder / "reused_block.jpg")
     return folder
 
 
@@ -131,6 +138,18 @@ def test_two_prints_on_one_wall_are_the_answer_and_also_in_the_photo(page, photo
     assert cards.nth(2).locator(".badge").inner_text() == "Not verified: looks similar"
     assert [cards.nth(i).locator("polygon").count() for i in range(3)] == [1, 1, 0]  # outlines for matches only
     assert "2 prints found in your photo" in page.inner_text("#status")
+
+
+def test_another_impression_of_a_plate_is_not_presented_as_the_record(page, photos: Path) -> None:
+    search_with(page, photos / "reused_block.jpg")
+    first = page.locator("#result-list .card").first
+    assert first.get_attribute("data-record-id") == "astronaut"
+    assert first.get_attribute("data-relation") == "same_plate"
+    assert first.locator(".badge").inner_text() == "Another impression of this plate"
+    assert "another sheet" in first.locator(".strength").inner_text()
+    assert first.locator("polygon").count() == 1  # where the shared block lies on the record
+    assert "verified" not in (first.get_attribute("class") or "")
+    assert page.inner_text("#status").startswith("Not this sheet")
 
 
 def test_crop_then_search_finds_the_cropped_print(page, photos: Path) -> None:

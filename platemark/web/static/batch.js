@@ -4,8 +4,8 @@
 // web twin of `platemark search DIR --csv`.
 
 import {
-  $, ApiError, claimsMatch, csvText, dropArea, el, overlay, showError, showStatus, startPage, strength, upload,
-  uploadablePhoto, verdictOf,
+  $, ApiError, badgeClass, claimsMatch, csvText, dropArea, el, labelOf, matched, overlay, showError, showStatus,
+  startPage, strength, upload, uploadablePhoto, verdictOf,
 } from "./common.js";
 import { languageReady, t } from "./i18n.js";
 
@@ -158,9 +158,8 @@ function renderRow(row) {
     const link = el("a", title);
     link.href = `./#search=${encodeURIComponent(row.search_id)}`;
     record.append(link, el("span", `${best.collection} · ${best.record_id}`, "meta"));
-    verdict.append(el("span", t(`verdict.${verdictOf(row.best)}`), `badge${claimsMatch(row.best) ? " ok" : ""}`),
-      el("span", strength(row.best), "meta"));
-    const outline = claimsMatch(row.best) ? row.best.region : null;
+    verdict.append(el("span", labelOf(row.best), badgeClass(row.best)), el("span", strength(row.best), "meta"));
+    const outline = matched(row.best) ? row.best.region : null;
     region.append(overlay(best.thumb_url, best.width, best.height, outline,
       outline ? t("card.alt_region", { title }) : title));
   }
@@ -169,12 +168,13 @@ function renderRow(row) {
 }
 
 function downloadCsv() {
-  const header = ["query", "record_id", "collection", "verified", "verdict", "inliers", "score", "title",
+  const header = ["query", "record_id", "collection", "verified", "verdict", "relation", "inliers", "score", "title",
     "elapsed_ms", "error", "search_link"];
   const lines = allRows().map((row) => {
     const best = row.best;
     return [row.name, best ? best.record.record_id : "", best ? best.record.collection : "",
-      best ? String(best.verified) : "false", best ? verdictOf(best) : "", best ? best.inliers : "",
+      best ? String(best.verified) : "false", best ? verdictOf(best) : "", best ? best.relation || "" : "",
+      best ? best.inliers : "",
       best ? best.score : "", best ? best.record.metadata.title || "" : "", row.elapsed_ms ?? "", row.error || "",
       row.search_id ? new URL(`./#search=${row.search_id}`, location.href).href : ""];
   });

@@ -182,17 +182,29 @@ export function overlay(src, width, height, quad, alt) {
 }
 
 // ---- what a result means, in words ------------------------------------------------------------
-// Saved searches from before verdicts existed say only whether a hit was verified.
+// Saved searches from before verdicts existed say only whether a hit was verified, and those from
+// before relations existed did not tell the photographed sheet from another impression of its plate.
 export const verdictOf = (hit) => hit.verdict || (hit.verified ? "answer" : "candidate");
-export const claimsMatch = (hit) => ["answer", "also_in_photo"].includes(verdictOf(hit));
+const OTHER_SHEET = ["same_plate", "mirror"];
+// Verified on its own part of the photo: the record's sheet, or another impression of its plate.
+export const matched = (hit) => ["answer", "also_in_photo"].includes(verdictOf(hit));
+// The photo shows this record's sheet.
+export const claimsMatch = (hit) => matched(hit) && !OTHER_SHEET.includes(hit.relation);
+// The photo shows another sheet printed from this record's plate (or its mirror image).
+export const sharesPlate = (hit) => matched(hit) && OTHER_SHEET.includes(hit.relation);
+// The badge text of a result: its verdict, or what the photographed sheet is to the record.
+export const labelOf = (hit) => (sharesPlate(hit) ? t(`relation.${hit.relation}`) : t(`verdict.${verdictOf(hit)}`));
+export const badgeClass = (hit) => `badge${claimsMatch(hit) ? " ok" : sharesPlate(hit) ? " plate" : ""}`;
 
 // How strongly the photo and the record agree, in words a visitor understands; the counts of
 // matching points behind it are for curators (the curator view shows them).
 export function strength(hit) {
+  if (sharesPlate(hit)) return t(`strength.${hit.relation}`);
   if (!claimsMatch(hit)) return t("strength.look");
-  if (hit.inliers >= 100) return t("strength.very_strong");
-  if (hit.inliers >= 40) return t("strength.strong");
-  return t("strength.clear");
+  const detail = hit.relation === "detail" ? ` ${t("strength.detail")}` : "";
+  if (hit.inliers >= 100) return t("strength.very_strong") + detail;
+  if (hit.inliers >= 40) return t("strength.strong") + detail;
+  return t("strength.clear") + detail;
 }
 
 // Text for a spreadsheet cell: a leading = + - @ would make it a formula (as the CLI's CSV does).

@@ -2,7 +2,7 @@
 // a full-screen dialog with the facts first. The record image zooms (zoom.js) with the part the
 // photo shows outlined, the photo beside it.
 
-import { $, claimsMatch, el, externalLink, isWebLink, overlay, verdictOf } from "./common.js";
+import { $, el, externalLink, isWebLink, labelOf, matched, overlay } from "./common.js";
 import { t } from "./i18n.js";
 import { zoomable } from "./zoom.js";
 
@@ -82,7 +82,7 @@ function showDetail(record, { hit = null, search = null } = {}) {
   panel = panel || build();
   opener = document.activeElement;
   const m = record.metadata;
-  const claimed = hit && claimsMatch(hit);
+  const claimed = hit && matched(hit); // its sheet or another impression of its plate: the region is shown
   $("#detail-title").textContent = m.title || record.record_id;
   $("#detail-photo").hidden = !search;
   if (search) {
@@ -103,7 +103,7 @@ function showDetail(record, { hit = null, search = null } = {}) {
   $("#detail-links").replaceChildren(...links.filter(([href]) => isWebLink(href))
     .map(([href, text]) => externalLink(href, text)));
   const rows = [];
-  if (hit) rows.push([t("field.match"), t(`verdict.${verdictOf(hit)}`)]);
+  if (hit) rows.push([t("field.match"), labelOf(hit)]);
   for (const [key, value] of Object.entries(m)) {
     if (HIDDEN_FIELDS.has(key) || value === "" || value === null) continue;
     rows.push([LABELLED.includes(key) ? t(`field.${key}`) : sentenceCase(key), String(value)]);

@@ -2,8 +2,8 @@
 // whether it is right.
 
 import {
-  $, api, claimsMatch, dropArea, el, externalLink, isWebLink, overlay, showError, showStatus, startPage, strength, upload,
-  uploadablePhoto, verdictOf,
+  $, api, badgeClass, claimsMatch, dropArea, el, externalLink, isWebLink, labelOf, matched, overlay, sharesPlate,
+  showError, showStatus, startPage, strength, upload, uploadablePhoto, verdictOf,
 } from "./common.js";
 import { detailsButton } from "./detail.js";
 import { describeFilters, filterPairs, restoreFilters, setUpFilters, yearsInOrder } from "./filters.js";
@@ -162,7 +162,8 @@ function render(result) {
   const found = result.data.filter(claimsMatch).length;
   const filters = describeFilters(result.request);
   let message = result.count === 0 ? t("results.none_match_filters")
-    : found ? t("results.found", { count: found }) : t("results.not_verified");
+    : found ? t("results.found", { count: found })
+      : result.data.some(sharesPlate) ? t("results.same_plate") : t("results.not_verified");
   message += ` ${t("results.time", { ms: Math.round(result.elapsed_ms) })}`;
   if (filters) message += ` ${t("results.filtered_by", { filters })}`;
   showStatus(message);
@@ -178,15 +179,16 @@ function card(hit, index) {
   const m = record.metadata;
   const item = el("li");
   const claimed = claimsMatch(hit);
-  const outline = claimed ? hit.region : null; // only a verified match has a region worth drawing
-  item.className = `card ${verdictOf(hit)}${claimed ? " verified" : ""}`;
+  const outline = matched(hit) ? hit.region : null; // only a verified match has a region worth drawing
+  item.className = `card ${verdictOf(hit)}${claimed ? " verified" : sharesPlate(hit) ? " plate" : ""}`;
   item.dataset.recordId = record.record_id;
   item.dataset.verdict = verdictOf(hit);
   const title = m.title || record.record_id;
   item.append(overlay(record.thumb_url, record.width, record.height, outline,
     outline ? t("card.alt_region", { title }) : title));
   const body = el("div", "", "body");
-  body.append(el("span", t(`verdict.${verdictOf(hit)}`), `badge${claimed ? " ok" : ""}`), el("h3", title));
+  item.dataset.relation = hit.relation || "";
+  body.append(el("span", labelOf(hit), badgeClass(hit)), el("h3", title));
   body.append(el("p", strength(hit), "strength"));
   for (const fact of [m.person, m.date, m.inventory_number, m.institution].filter(Boolean)) {
     body.append(el("p", fact, "meta"));

@@ -1,0 +1,62 @@
+"""Each verified hit says whether the photo shows the record's sheet, a detail of it, another
+impression of its plate, or its mirror image."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from platemark.search.engine import Searcher, SearchHit
+from platemark.search.relation import Relation
+from platemark.simulate.photos import PhotoSettings, phone_photo
+
+STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0, frame=0)
+
+
+def hit_on(searcher: Searcher, photo: np.ndarray, record_id: str) -> SearchHit:
+    hits = [h for h in searcher.search(photo).results if h.record.record_id == record_id]
+    assert hits and hits[0].verification.verified, f"{record_id} not verified"
+    return hits[0]
+
+
+@pytest.mark.parametrize("name", ["camera", "astronaut", "page"])
+def test_photo_of_the_sheet_is_the_same_sheet(searcher: Searcher, sample_images: dict, name: str) -> None:
+    hit = hit_on(searcher, phone_photo(sample_images[name], np.random.default_rng(5), STEADY), name)
+    assert hit.relation == Relation.SAME_SHEET and hit.claims_sheet
+    assert hit.to_dict()["relation"] == "same_sheet"
+
+
+def test_photo_of_a_part_of_the_sheet_is_a_detail(searcher: Searcher, sample_images: dict) -> None:
+    image = sample_images["hubble_deep_field"]
+    height, width = image.shape[:2]
+    detail = cv2.resize(image[height // 3 : height * 5 // 6, width // 4 : width * 3 // 4], None, fx=1.5, fy=1.5)
+    hit = hit_on(searcher, detail, "hubble_deep_field")
+    assert hit.relation == Relation.DETAIL and hit.claims_sheet
+
+
+def test_mirror_image_of_the_sheet_is_a_mirror_not_the_sheet(searcher: Searcher, sample_images: dict) -> None:
+    mirrored = np.ascontiguousarray(sample_images["astronaut"][:, ::-1])
+    hit = hit_on(searcher, phone_photo(mirrored, np.random.default_rng(3), STEADY), "astronaut")
+    assert hit.relation == Relation.MIRROR and not hit.claims_sheet
+
+
+def test_page_reusing_only_a_block_of_the_record_is_same_plate(searcher: Searcher, sample_images: dict) -> None:
+    """A chapbook page with the record's block at its left and other text beside it: the rest of
+    the record's sheet is not on the page."""
+    block = sample_images["astronaut"]
+    height, width = block.shape[:2]
+    page = cv2.resize(sample_images["page"], (width, height))
+    page[:, : width * 2 // 5] = block[:, : width * 2 // 5]
+    hit = hit_on(searcher, phone_photo(page, np.random.default_rng(2), STEADY), "astronaut")
+    assert hit.relation == Relation.SAME_PLATE and not hit.claims_sheet
+    assert hit.agreement is not None and hit.agreement.coverage < 0.5
+
+
+def test_impression_coloured_otherwise_is_same_plate(searcher: Searcher, sample_images: dict) -> None:
+    """The same lines, coloured by another hand: the left half's colours are swapped."""
+    impression = sample_images["retina"].copy()
+    half = impression.shape[1] // 2
+    impression[:, :half] = impression[:, :half, ::-1]
+    hit = hit_on(searcher, phone_photo(impression, np.random.default_rng(4), STEADY), "retina")
+    assert hit.relation == Relation.SAME_PLATE and not hit.claims_sheet
