@@ -16,6 +16,7 @@ import click
 
 from platemark.errors import PlatemarkError
 from platemark.ingest.fetch import Politeness
+from platemark.spreadsheet import spreadsheet_safe
 
 if TYPE_CHECKING:
     from platemark.search.engine import SearchResponse
@@ -261,17 +262,6 @@ def _print_response(response: SearchResponse) -> None:
         )
 
 
-def spreadsheet_safe(value: object) -> object:
-    """The value as a spreadsheet cell that is never a formula.
-
-    Excel and LibreOffice run cells starting with = + - @ (or tab, CR) as formulas, so such text
-    gets a leading apostrophe (OWASP's advice against CSV injection).
-    """
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _write_failures(path: Path, failed: list[tuple[str, str]]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -452,63 +442,47 @@ def migrate(catalog: str, media: Path | None) -> None:
 
 @cli.command()
 @catalog_options
-@click.option("--collection", help="Only records of this collection.")
+@click.option("--collection", help="Only pairs with a record of this collection.")
 @click.option("--across-collections", is_flag=True, help="Also pair records of different collections.")
 @click.option("--csv", "csv_path", type=OutputFile(), required=True, help="Write the pairs here.")
+@click.option("--no-mirrors", is_flag=True, help="Do not look for mirror images (halves the lookups).")
+@click.option("--again", is_flag=True, help="Forget the pairs found before and examine every record again.")
 def duplicates(
-    catalog: str, media: Path | None, collection: str | None, across_collections: bool, csv_path: Path
+    catalog: str,
+    media: Path | None,
+    collection: str | None,
+    across_collections: bool,
+    csv_path: Path,
+    no_mirrors: bool,
+    again: bool,
 ) -> None:
-    """Find every pair of records that show the same print (identical, rescan, detail, overlap).
+    """Find every pair of records that show the same print: identical, rescan, detail, same_plate,
+    mirror or overlap, with the evidence; pairs are kept, so a later run examines only new records.
 
     Example: platemark duplicates --catalog ./catalog --collection prints --csv pairs.csv
     """
-    from platemark.search.duplicates import find_duplicates, groups
+    from tqdm import tqdm
+
+    from platemark.index.build import update_index
+    from platemark.search.duplicates import duplicate_pairs, groups, update_duplicates, write_csv
     from platemark.store import open_catalog
 
     with open_catalog(catalog, media=media) as store:
         if collection and collection not in store.collections():
             raise click.ClickException(f"unknown collection {collection!r}")
-        pairs = find_duplicates(store, collection=collection, across_collections=across_collections)
-    group_of = {key: number for number, group in enumerate(groups(pairs), start=1) for key in group}
+        update_index(store)  # records ingested since the last index update are examined too
+        total = store.count() if again else len(store.unexamined())
+        with tqdm(total=total, desc="duplicates", unit="record", disable=None) as bar:
+            run = update_duplicates(store, mirrors=not no_mirrors, again=again, on_record=lambda: bar.update())
+        pairs = duplicate_pairs(store, collection=collection, across_collections=across_collections)
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(DUPLICATE_COLUMNS)
-        for pair in pairs:
-            writer.writerow(
-                spreadsheet_safe(value)
-                for value in (
-                    group_of[pair.a.key],
-                    pair.a.collection,
-                    pair.a.record_id,
-                    pair.b.collection,
-                    pair.b.record_id,
-                    pair.relation,
-                    pair.inliers,
-                    pair.coverage_a,
-                    pair.coverage_b,
-                    json.dumps(pair.region_a),
-                    json.dumps(pair.region_b),
-                )
-            )
+        write_csv(pairs, handle)
     counts = Counter(pair.relation for pair in pairs)
     summary = ", ".join(f"{n} {relation}" for relation, n in counts.most_common()) or "none"
-    click.echo(f"{len(pairs)} pair(s) in {len(set(group_of.values()))} group(s): {summary}; written to {csv_path}")
-
-
-#: Columns of `duplicates --csv`; regions are [[x, y] x 4] in the record's image pixels.
-DUPLICATE_COLUMNS = (
-    "group",
-    "collection_a",
-    "record_a",
-    "collection_b",
-    "record_b",
-    "relation",
-    "inliers",
-    "coverage_a",
-    "coverage_b",
-    "region_a",
-    "region_b",
-)
+    click.echo(
+        f"examined {run.examined} record(s) in {run.seconds:.1f} s; {len(pairs)} pair(s) in "
+        f"{len(groups(pairs))} group(s): {summary}; written to {csv_path}"
+    )
 
 
 @cli.command()

@@ -1,36 +1,55 @@
 """Which records in a catalog show the same print: every record looked up in the word index, not n² matches.
 
-Each record's own keypoints are searched in the catalog's local-feature index, as a photo's are; its
-best-voted other records are verified with the correspondences the index returns, and a verified
-pair is told apart by how much of each image the homography covers:
+Each record's own keypoints (and, for mirror images, their mirrored descriptors) are searched in
+the catalog's local-feature index, as a photo's are; its best-voted other records are verified with
+the correspondences the index returns. A verified pair is then told apart by the evidence search
+uses for "this sheet or another impression" (`platemark.search.relation`), and by how much of each
+image the homography covers:
 - `identical`: the same image file (same content hash);
-- `rescan`: each image covers most of the other (resized, recompressed, recropped by a margin);
-- `detail`: one image lies inside the other, which shows more (its region is given);
-- `overlap`: verified on a part of each only (a shared block or border, other margins or text).
-Other impressions of one plate, states and mirror images are not told apart yet (issue 12).
+- `rescan`: the same sheet, each image covering most of the other (resized, recompressed, recropped
+  by a margin, colour-shifted);
+- `detail`: the same sheet, one image inside the other, which shows more (its region is given);
+- `same_plate`: another impression of the same plate or block: the lines agree, the colours do not;
+- `mirror`: one is the mirror image of the other (a counterproof, a reversed copy);
+- `overlap`: the images agree only on a part of the overlap: a shared block or border on otherwise
+  different sheets, or two views of different parts of one sheet.
+Pairs are kept in the catalog, so a run after an ingest examines only the records added or changed
+since; curators' decisions about pairs are kept beside them (`decide`).
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import time
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import IO
 
 import cv2
 import numpy as np
 
-from platemark.errors import PlatemarkError
+from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound, UnreadableImage
+from platemark.extract.sift import LocalFeatures
+from platemark.images import load_image
 from platemark.index.postings import CurrentPostings
 from platemark.search.local import WordIndex
+from platemark.search.relation import MIN_COVERAGE, Relation, agreement
 from platemark.search.verify import Verification, verify
+from platemark.spreadsheet import spreadsheet_safe
 from platemark.store.base import Catalog, StoredRecord
-from platemark.store.filters import RecordFilter
 
 #: Share of an image a homography must cover for the pair to show the whole of it.
 WHOLE = 0.8
 #: Best-voted other records verified per record.
 CANDIDATES = 5
 MIN_VOTES = 8
+#: Relations, most certain first: the order groups and the review page list them in.
+RELATIONS = ("identical", "rescan", "detail", "same_plate", "mirror", "overlap")
+#: What a curator may decide about a pair.
+DECISIONS = ("same_record", "other_impression", "different")
 
 
 @dataclass(frozen=True)
@@ -41,10 +60,39 @@ class DuplicatePair:
     b: StoredRecord
     relation: str
     inliers: int
+    similarity: float  # global (CNN) similarity of the two images
     region_a: list[list[float]] | None  # where b appears in a
     region_b: list[list[float]] | None  # where a appears in b
     coverage_a: float  # share of a's area that b covers
     coverage_b: float
+    #: share of b's keypoints in the overlap with an inlier nearby, and the colour difference after a
+    #: per-channel correction (see platemark.search.relation); None for identical files
+    inlier_coverage: float | None = None
+    colour_difference: float | None = None
+    decision: str | None = field(default=None, compare=False)
+
+    def evidence(self) -> str:
+        """The pair's evidence as stored (JSON)."""
+        return json.dumps(
+            {
+                "similarity": self.similarity,
+                "region_a": self.region_a,
+                "region_b": self.region_b,
+                "coverage_a": self.coverage_a,
+                "coverage_b": self.coverage_b,
+                "inlier_coverage": self.inlier_coverage,
+                "colour_difference": self.colour_difference,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class DuplicatesRun:
+    """What `update_duplicates` did."""
+
+    examined: int
+    pairs: int  # pairs stored in the catalog after the run
+    seconds: float
 
 
 def find_duplicates(
@@ -52,49 +100,113 @@ def find_duplicates(
     *,
     collection: str | None = None,
     across_collections: bool = False,
+    mirrors: bool = True,
 ) -> list[DuplicatePair]:
-    """Every pair of records showing the same print, best evidence first.
+    """Every pair of records showing the same print, most certain relation first.
+
+    Examines the records not examined yet (`update_duplicates`), then lists the stored pairs.
 
     Args:
-        collection: only records of this collection (and, with across_collections, their pairs elsewhere).
-        across_collections: also pair records of different collections.
+        collection: only pairs with a record of this collection.
+        across_collections: also pairs of records of different collections.
+        mirrors: also look for mirror images (twice the lookups).
 
     Raises:
         PlatemarkError: the catalog has no local-feature index yet (`platemark index` makes it).
     """
+    update_duplicates(catalog, mirrors=mirrors)
+    return duplicate_pairs(catalog, collection=collection, across_collections=across_collections)
+
+
+def update_duplicates(
+    catalog: Catalog, *, mirrors: bool = True, again: bool = False, on_record: Callable[[], None] | None = None
+) -> DuplicatesRun:
+    """Examine the indexed records not examined at their current content, against all records, and
+    keep the pairs found. Records not indexed yet wait for the next run.
+
+    Args:
+        mirrors: also look for mirror images (twice the lookups).
+        again: forget every pair and examine every record (after an upgrade of platemark).
+        on_record: called after each record examined (a progress bar).
+
+    Raises:
+        PlatemarkError: the catalog has no local-feature index yet (`platemark index` makes it).
+    """
+    started = time.perf_counter()
     index = WordIndex.load(catalog)
     if index is None:
         raise PlatemarkError(f"{catalog.location}: no local-feature index yet; run `platemark index`")
-    where = RecordFilter(collections=(collection,)) if collection else RecordFilter()
-    keys = catalog.keys_matching(where).tolist()
-    records = catalog.records(keys)
-
-    def wanted(a: StoredRecord, b: StoredRecord) -> bool:
-        return across_collections or a.collection == b.collection
-
-    found: dict[tuple[int, int], DuplicatePair] = {}
-    for pair in _identical(records.values()):
-        if wanted(pair.a, pair.b):
-            found[(pair.a.key, pair.b.key)] = pair
+    if again:
+        catalog.forget_duplicates()
     current_segments = catalog.indexed_segments(index.codebook_id)
-    live = CurrentPostings(current_segments)  # built once: it sorts every indexed record
-    for key, points, descriptors in catalog.local_features(keys):
-        matches = index.matches(descriptors).current(live)
-        voted, _, counts = matches.votes()
-        others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != key]
-        others = [k for k in others if (min(k, key), max(k, key)) not in found][:CANDIDATES]
-        records.update(catalog.records(k for k in others if k not in records))  # of other collections
-        a = records[key]
-        for other in others:
-            b = records.get(other)
-            if b is None or not wanted(a, b):
-                continue
-            query_idx, xy = matches.of(other, current_segments[other])
-            verification = verify(points[query_idx], xy, (a.width, a.height), (b.width, b.height))
-            if verification.verified:
-                pair = _classified(a, b, verification)
-                found[(min(key, other), max(key, other))] = pair
-    return sorted(found.values(), key=lambda p: (p.relation != "identical", -p.inliers))
+    todo = {k: h for k, h in catalog.unexamined().items() if k in current_segments}
+    catalog.forget_duplicates(todo)  # the old pairs of records whose images changed
+    examiner = _Examiner(catalog, index, CurrentPostings(current_segments), current_segments, mirrors)
+    for chunk in _chunks(sorted(todo), 200):  # one transaction per chunk: a killed run keeps what it did
+        pairs = list(examiner.examine(chunk, on_record))
+        catalog.save_duplicates(
+            {k: todo[k] for k in chunk}, ((p.a.key, p.b.key, p.relation, p.inliers, p.evidence()) for p in pairs)
+        )
+    return DuplicatesRun(len(todo), len(catalog.duplicate_rows()), time.perf_counter() - started)
+
+
+def duplicate_pairs(
+    catalog: Catalog,
+    *,
+    collection: str | None = None,
+    across_collections: bool = False,
+    relation: str | None = None,
+    undecided: bool = False,
+) -> list[DuplicatePair]:
+    """The stored pairs, most certain relation first, then by inliers; each with its curator's decision.
+
+    Args:
+        collection: only pairs with a record of this collection.
+        across_collections: also pairs of records of different collections.
+        relation: only pairs of this relation.
+        undecided: only pairs no curator has decided about.
+
+    Raises:
+        InvalidQuery: an unknown relation.
+    """
+    if relation is not None and relation not in RELATIONS:
+        raise InvalidQuery(f"relation must be one of {', '.join(RELATIONS)}, not {relation!r}")
+    rows = catalog.duplicate_rows()
+    records = catalog.records({key for a, b, *_ in rows for key in (a, b)})
+    decisions = catalog.duplicate_decisions()
+    pairs = []
+    for key_a, key_b, kind, inliers, evidence in rows:
+        a, b = records.get(key_a), records.get(key_b)
+        if a is None or b is None or (relation is not None and kind != relation):
+            continue
+        if not across_collections and a.collection != b.collection:
+            continue
+        if collection is not None and collection not in (a.collection, b.collection):
+            continue
+        decided = decisions.get(_names(a, b))
+        if undecided and decided is not None:
+            continue
+        pairs.append(DuplicatePair(a, b, kind, inliers, **json.loads(evidence), decision=decided and decided[0]))
+    return sorted(pairs, key=lambda p: (RELATIONS.index(p.relation), -p.inliers, p.a.key, p.b.key))
+
+
+def decide(catalog: Catalog, a: tuple[str, str], b: tuple[str, str], decision: str | None) -> None:
+    """Keep a curator's decision about two records, each (collection, record id): `same_record`,
+    `other_impression` or `different`; None withdraws it. Decided pairs are not proposed again
+    (`duplicate_pairs(undecided=True)`).
+
+    Raises:
+        InvalidQuery: an unknown decision, or a record paired with itself.
+        RecordNotFound: no such record.
+    """
+    if decision is not None and decision not in DECISIONS:
+        raise InvalidQuery(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if a == b:
+        raise InvalidQuery("a record is not a duplicate of itself")
+    for collection, record_id in (a, b):
+        if catalog.find(collection, record_id) is None:
+            raise RecordNotFound(f"no record {record_id!r} in collection {collection!r}")
+    catalog.save_duplicate_decision(a, b, decision, time.time())
 
 
 def groups(pairs: Iterable[DuplicatePair]) -> list[list[int]]:
@@ -120,43 +232,185 @@ def groups(pairs: Iterable[DuplicatePair]) -> list[list[int]]:
     return sorted(ranked, key=lambda group: (-len(group), group[0]))
 
 
-def _identical(records: Iterable[StoredRecord]) -> list[DuplicatePair]:
-    by_hash: dict[str, list[StoredRecord]] = defaultdict(list)
-    for record in records:
-        by_hash[record.content_hash].append(record)
-    return [
-        DuplicatePair(a, b, "identical", 0, _whole(a), _whole(b), 1.0, 1.0)
-        for same in by_hash.values()
-        for i, a in enumerate(sorted(same, key=lambda r: r.key))
-        for b in sorted(same, key=lambda r: r.key)[i + 1 :]
-    ]
+#: Columns of `duplicates --csv` and of the review page's export; regions are [[x, y] x 4] in the
+#: record's image pixels.
+CSV_COLUMNS = (
+    "group",
+    "collection_a",
+    "record_a",
+    "collection_b",
+    "record_b",
+    "relation",
+    "inliers",
+    "similarity",
+    "coverage_a",
+    "coverage_b",
+    "inlier_coverage",
+    "colour_difference",
+    "region_a",
+    "region_b",
+    "decision",
+)
+
+
+def write_csv(pairs: list[DuplicatePair], handle: IO[str]) -> None:
+    """The pairs as CSV (CSV_COLUMNS), with their group numbers; no cell can run as a spreadsheet formula."""
+    group_of = {key: number for number, group in enumerate(groups(pairs), start=1) for key in group}
+    writer = csv.writer(handle)
+    writer.writerow(CSV_COLUMNS)
+    for pair in pairs:
+        row = (
+            group_of[pair.a.key],
+            pair.a.collection,
+            pair.a.record_id,
+            pair.b.collection,
+            pair.b.record_id,
+            pair.relation,
+            pair.inliers,
+            pair.similarity,
+            pair.coverage_a,
+            pair.coverage_b,
+            "" if pair.inlier_coverage is None else pair.inlier_coverage,
+            "" if pair.colour_difference is None else pair.colour_difference,
+            json.dumps(pair.region_a),
+            json.dumps(pair.region_b),
+            pair.decision or "",
+        )
+        writer.writerow(spreadsheet_safe(value) for value in row)
+
+
+class _Examiner:
+    """Looks records up in the word index and verifies and classifies their best-voted others."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        index: WordIndex,
+        live: CurrentPostings,
+        segments: dict[int, int],
+        mirrors: bool,
+    ) -> None:
+        self.catalog = catalog
+        self.index = index
+        self.live = live
+        self.segments = segments
+        self.mirrors = mirrors
+        self.thumbnail = lru_cache(maxsize=256)(self._thumbnail)
+        self.points = lru_cache(maxsize=256)(self._points)
+        self.done: set[tuple[int, int]] = set()  # pairs found in this run, from either side
+
+    def examine(self, keys: list[int], on_record: Callable[[], None] | None = None) -> Iterable[DuplicatePair]:
+        """The new pairs of these records (each pair once per run)."""
+        records = self.catalog.records(keys)
+        done = self.done
+        for key, points, descriptors in self.catalog.local_features(keys):
+            a = records[key]
+            same = self.catalog.records(self.catalog.keys_with_content(a.content_hash))
+            for pair in _identical(a, same):
+                if (pair.a.key, pair.b.key) not in done:
+                    done.add((pair.a.key, pair.b.key))
+                    yield pair
+            features = LocalFeatures(points, descriptors, a.width, a.height)
+            passes = [features, features.mirrored()] if self.mirrors else [features]
+            for mirrored, side in enumerate(passes):
+                for pair in self._pairs(a, side, bool(mirrored), done):
+                    done.add((pair.a.key, pair.b.key))
+                    yield pair
+            if on_record is not None:
+                on_record()
+
+    def _pairs(
+        self, a: StoredRecord, features: LocalFeatures, mirrored: bool, done: set[tuple[int, int]]
+    ) -> Iterable[DuplicatePair]:
+        matches = self.index.matches(features.descriptors).current(self.live)
+        voted, _, counts = matches.votes()
+        others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != a.key]
+        others = [k for k in others if (min(k, a.key), max(k, a.key)) not in done][:CANDIDATES]
+        found = self.catalog.records(others)
+        for other in others:
+            b = found.get(other)
+            if b is None:
+                continue
+            query_idx, xy = matches.of(other, self.segments[other])
+            verification = verify(features.points[query_idx], xy, (a.width, a.height), (b.width, b.height))
+            if verification.verified:
+                yield self._classified(a, b, verification.flipped(a.width) if mirrored else verification)
+
+    def _classified(self, a: StoredRecord, b: StoredRecord, verification: Verification) -> DuplicatePair:
+        """The pair (ordered by key) with its relation, from where and how well a agrees with b."""
+        evidence = agreement(
+            self.thumbnail(a.key, a.thumb_name),
+            (a.width, a.height),
+            self.thumbnail(b.key, b.thumb_name),
+            (b.width, b.height),
+            self.points(b.key),
+            verification,
+        )
+        coverage_b = _share(verification.region, b)  # a's footprint in b
+        coverage_a = _share(verification.query_region, a)  # b's outline in a
+        if verification.mirrored:
+            relation = "mirror"
+        elif evidence.coverage < MIN_COVERAGE:  # a shared block or border; the rest disagrees
+            relation = "overlap"
+        elif evidence.relation() == Relation.SAME_PLATE:  # the same lines, other colours
+            relation = "same_plate"
+        elif min(coverage_a, coverage_b) >= WHOLE:
+            relation = "rescan"
+        else:
+            relation = "detail" if max(coverage_a, coverage_b) >= WHOLE else "overlap"
+        regions = (verification.query_region, verification.region)
+        first, second = (a, b) if a.key < b.key else (b, a)
+        region_first, region_second = regions if a.key < b.key else regions[::-1]
+        shares = (coverage_a, coverage_b) if a.key < b.key else (coverage_b, coverage_a)
+        return DuplicatePair(
+            first,
+            second,
+            relation,
+            verification.inliers,
+            self._similarity(a.key, b.key),
+            region_first,
+            region_second,
+            round(shares[0], 3),
+            round(shares[1], 3),
+            round(evidence.coverage, 3),
+            evidence.colour_difference,
+        )
+
+    def _similarity(self, a: int, b: int) -> float:
+        keys, vectors = self.catalog.global_vectors([a, b])
+        return round(float(vectors[0] @ vectors[1]), 4) if len(keys) == 2 else 0.0
+
+    def _thumbnail(self, key: int, name: str) -> np.ndarray | None:
+        try:
+            return load_image(self.catalog.thumbs_dir / name)
+        except UnreadableImage:
+            return None
+
+    def _points(self, key: int) -> np.ndarray:
+        return next((points for _, points, _ in self.catalog.local_features([key])), np.zeros((0, 2), np.float32))
+
+
+def _identical(record: StoredRecord, same: dict[int, StoredRecord]) -> list[DuplicatePair]:
+    pairs = []
+    for other in (r for r in same.values() if r.key != record.key):
+        first, second = (record, other) if record.key < other.key else (other, record)
+        pairs.append(DuplicatePair(first, second, "identical", 0, 1.0, _whole(first), _whole(second), 1.0, 1.0))
+    return pairs
+
+
+def _names(a: StoredRecord, b: StoredRecord) -> tuple[tuple[str, str], tuple[str, str]]:
+    first, second = sorted(((a.collection, a.record_id), (b.collection, b.record_id)))
+    return first, second
+
+
+def _chunks(keys: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
 
 
 def _whole(record: StoredRecord) -> list[list[float]]:
     width, height = float(record.width), float(record.height)
     return [[0.0, 0.0], [width, 0.0], [width, height], [0.0, height]]
-
-
-def _classified(a: StoredRecord, b: StoredRecord, verification: Verification) -> DuplicatePair:
-    """The pair's relation from how much of each image the verified homography covers."""
-    coverage_b = _share(verification.region, b)  # a's footprint in b
-    coverage_a = _share(verification.query_region, a)  # b's outline in a
-    if coverage_a >= WHOLE and coverage_b >= WHOLE:
-        relation = "rescan"
-    elif coverage_a >= WHOLE or coverage_b >= WHOLE:
-        relation = "detail"
-    else:
-        relation = "overlap"
-    return DuplicatePair(
-        a,
-        b,
-        relation,
-        verification.inliers,
-        verification.query_region,
-        verification.region,
-        round(coverage_a, 3),
-        round(coverage_b, 3),
-    )
 
 
 def _share(outline: list[list[float]] | None, record: StoredRecord) -> float:

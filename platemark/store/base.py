@@ -747,6 +747,82 @@ class Catalog(ABC):
             "postings_mb": round(sum(size for _, size in segments.values()) / 1e6, 1),
         }
 
+    # -- duplicates ------------------------------------------------------------------------------
+    def unexamined(self, keys: Iterable[int] | None = None) -> dict[int, str]:
+        """{key: content hash} of records (of `keys`, or all) not examined for duplicates at their
+        current content: new ones, and ones whose image a later ingest changed."""
+        rows = self.execute(
+            "SELECT r.id, r.content_hash FROM records r LEFT JOIN duplicates_examined e ON e.record = r.id"
+            " WHERE e.content_hash IS NULL OR e.content_hash <> r.content_hash ORDER BY r.id"
+        ).fetchall()
+        wanted = None if keys is None else set(keys)
+        return {key: content for key, content in rows if wanted is None or key in wanted}
+
+    def keys_with_content(self, content_hash: str) -> list[int]:
+        """Keys of the records whose image file has this content hash."""
+        return [key for (key,) in self.execute("SELECT id FROM records WHERE content_hash = ?", (content_hash,))]
+
+    def forget_duplicates(self, keys: Iterable[int] | None = None) -> None:
+        """Drop the pairs of these records (all when None) and that they were examined: they are
+        examined again, as when their images changed."""
+        with self.transaction():
+            if keys is None:
+                self.execute("DELETE FROM duplicate_pairs")
+                self.execute("DELETE FROM duplicates_examined")
+                return
+            for chunk in batched(sorted(set(keys)), CHUNK):
+                marks = ",".join("?" * len(chunk))
+                either = f"record_a IN ({marks}) OR record_b IN ({marks})"
+                self.execute(f"DELETE FROM duplicate_pairs WHERE {either}", (*chunk, *chunk))
+                self.execute(f"DELETE FROM duplicates_examined WHERE record IN ({marks})", chunk)
+
+    def save_duplicates(self, examined: dict[int, str], pairs: Iterable[tuple[int, int, str, int, str]]) -> None:
+        """Keep the pairs found (record_a < record_b, relation, inliers, evidence JSON) and that the
+        records were examined ({key: content hash examined}), in one transaction."""
+        with self.transaction():
+            self.executemany(
+                "INSERT INTO duplicate_pairs (record_a, record_b, relation, inliers, evidence) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (record_a, record_b) DO UPDATE SET relation = excluded.relation,"
+                " inliers = excluded.inliers, evidence = excluded.evidence",
+                pairs,
+            )
+            self.executemany(
+                "INSERT INTO duplicates_examined (record, content_hash) VALUES (?, ?)"
+                " ON CONFLICT (record) DO UPDATE SET content_hash = excluded.content_hash",
+                examined.items(),
+            )
+
+    def duplicate_rows(self) -> list[tuple[int, int, str, int, str]]:
+        """Every stored pair: (record_a, record_b, relation, inliers, evidence JSON)."""
+        return self.execute(
+            "SELECT record_a, record_b, relation, inliers, evidence FROM duplicate_pairs ORDER BY record_a, record_b"
+        ).fetchall()
+
+    def save_duplicate_decision(
+        self, a: tuple[str, str], b: tuple[str, str], decision: str | None, decided_at: float
+    ) -> None:
+        """Keep (or, with None, withdraw) a curator's decision about a pair of records, each (collection, record id)."""
+        (collection_a, record_a), (collection_b, record_b) = sorted((a, b))
+        with self.transaction():
+            self.execute(
+                "DELETE FROM duplicate_decisions WHERE collection_a = ? AND record_a = ? AND collection_b = ?"
+                " AND record_b = ?",
+                (collection_a, record_a, collection_b, record_b),
+            )
+            if decision is not None:
+                self.execute(
+                    "INSERT INTO duplicate_decisions (collection_a, record_a, collection_b, record_b, decision,"
+                    " decided_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (collection_a, record_a, collection_b, record_b, decision, decided_at),
+                )
+
+    def duplicate_decisions(self) -> dict[tuple[tuple[str, str], tuple[str, str]], tuple[str, float]]:
+        """{((collection, record id), (collection, record id)) in sorted order: (decision, when)}."""
+        rows = self.execute(
+            "SELECT collection_a, record_a, collection_b, record_b, decision, decided_at FROM duplicate_decisions"
+        )
+        return {((ca, ra), (cb, rb)): (decision, float(when)) for ca, ra, cb, rb, decision, when in rows}
+
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         """Run one statement for many parameter rows (a chunk at a time)."""
         for chunk in batched(rows, CHUNK):

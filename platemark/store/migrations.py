@@ -43,6 +43,38 @@ FEEDBACK = Migration(
 )
 
 
+DUPLICATES = Migration(
+    "0008_duplicates",
+    # `platemark duplicates`: the pairs found (record_a < record_b), which records were examined at
+    # which content (an image changed by a later ingest is examined again), and curators' decisions.
+    # Decisions name records by collection and record id, so they outlive re-ingests and pair updates.
+    """
+    CREATE TABLE duplicate_pairs (
+        record_a BIGINT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        record_b BIGINT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        relation TEXT NOT NULL,
+        inliers BIGINT NOT NULL,
+        evidence TEXT NOT NULL,
+        PRIMARY KEY (record_a, record_b)
+    );
+    CREATE INDEX duplicate_pairs_b ON duplicate_pairs (record_b);
+    CREATE TABLE duplicates_examined (
+        record BIGINT PRIMARY KEY REFERENCES records(id) ON DELETE CASCADE,
+        content_hash TEXT NOT NULL
+    );
+    CREATE TABLE duplicate_decisions (
+        collection_a TEXT NOT NULL,
+        record_a TEXT NOT NULL,
+        collection_b TEXT NOT NULL,
+        record_b TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        decided_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (collection_a, record_a, collection_b, record_b)
+    );
+    """,
+)
+
+
 def _word_index(blob: str, serial: str, extra: str = "") -> Migration:
     """The local-feature index (platemark.index): vocabularies, posting lists, and which records they hold.
 
@@ -165,6 +197,7 @@ SQLITE = (
     ),
     FEEDBACK,
     _word_index("BLOB", "INTEGER"),
+    DUPLICATES,
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -241,6 +274,7 @@ POSTGRES = (
     FEEDBACK,
     # Posting lists are random bits: storing them uncompressed saves trying to compress them.
     _word_index("BYTEA", "BIGSERIAL", "ALTER TABLE postings ALTER COLUMN data SET STORAGE EXTERNAL;"),
+    DUPLICATES,
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

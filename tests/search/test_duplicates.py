@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -11,23 +13,42 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from platemark.cli import DUPLICATE_COLUMNS, cli
+from platemark.cli import cli
+from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound
 from platemark.ingest.pipeline import ingest
-from platemark.search.duplicates import find_duplicates, groups
+from platemark.search.duplicates import (
+    CSV_COLUMNS,
+    decide,
+    duplicate_pairs,
+    find_duplicates,
+    groups,
+    update_duplicates,
+)
 from platemark.store import open_catalog
 
 
 @pytest.fixture(scope="module")
 def duplicated_catalog(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Prints, a re-scan of one, a detail of another, a second copy of a file, and an unrelated print."""
+    """Prints, a re-scan of one, a detail of another, a second copy of a file, another impression of a
+    third (coloured otherwise), the mirror image of a fourth, a page reusing part of a fifth, and
+    unrelated prints."""
     folder = tmp_path_factory.mktemp("dups") / "prints"
     (folder / "images").mkdir(parents=True)
 
     def save(name: str, rgb: np.ndarray) -> None:
         Image.fromarray(rgb).save(folder / "images" / f"{name}.jpg", quality=90)
 
-    for name in ("camera", "astronaut", "moon", "coffee", "page"):
+    for name in ("camera", "astronaut", "moon", "coffee", "page", "retina", "chelsea"):
         save(name, sample_images[name])
+    impression = sample_images["retina"].copy()
+    impression[:, : impression.shape[1] // 2] = impression[:, : impression.shape[1] // 2, ::-1]
+    save("retina_impression", impression)
+    save("chelsea_mirror", np.ascontiguousarray(sample_images["chelsea"][:, ::-1]))
+    coffee = sample_images["coffee"]
+    height, width = coffee.shape[:2]
+    page = cv2.resize(sample_images["text"], (width, height))  # text not in the catalog
+    page[:, : width * 2 // 5] = coffee[:, : width * 2 // 5]
+    save("page_with_coffee_block", page)
     camera = sample_images["camera"]
     rescan = cv2.resize(camera[8:-8, 6:-6], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
     save("camera_rescan", np.clip(rescan.astype(int) * 0.9 + 20, 0, 255).astype(np.uint8))
@@ -36,7 +57,7 @@ def duplicated_catalog(sample_images: dict, tmp_path_factory: pytest.TempPathFac
     save("astronaut_detail", cv2.resize(astronaut[: height // 2, width // 3 :], None, fx=1.3, fy=1.3))
     (folder / "images" / "moon_copy.jpg").write_bytes((folder / "images" / "moon.jpg").read_bytes())
     catalog = folder.parent / "catalog"
-    assert ingest(folder, catalog, progress=False).added == 8
+    assert ingest(folder, catalog, progress=False).added == 13
     return catalog
 
 
@@ -51,6 +72,9 @@ def test_duplicates_are_found_and_told_apart(duplicated_catalog: Path) -> None:
         frozenset(("moon", "moon_copy")): "identical",
         frozenset(("camera", "camera_rescan")): "rescan",
         frozenset(("astronaut", "astronaut_detail")): "detail",
+        frozenset(("retina", "retina_impression")): "same_plate",
+        frozenset(("chelsea", "chelsea_mirror")): "mirror",
+        frozenset(("coffee", "page_with_coffee_block")): "overlap",
     }
     detail = next(p for p in pairs if p.relation == "detail")
     whole, part = (detail.a, detail.b) if detail.a.record_id == "astronaut" else (detail.b, detail.a)
@@ -74,11 +98,75 @@ def test_duplicates_command_writes_the_documented_csv(duplicated_catalog: Path, 
     out = tmp_path / "pairs.csv"
     result = CliRunner().invoke(cli, ["duplicates", "--catalog", str(duplicated_catalog), "--csv", str(out)])
     assert result.exit_code == 0, result.output
-    assert "3 pair(s) in 3 group(s)" in result.output
+    assert "6 pair(s) in 6 group(s)" in result.output
     rows = list(csv.DictReader(out.open()))
-    assert tuple(rows[0]) == DUPLICATE_COLUMNS and rows[0]["relation"] == "identical"
-    assert {r["relation"] for r in rows} == {"identical", "rescan", "detail"}
+    assert tuple(rows[0]) == CSV_COLUMNS and rows[0]["relation"] == "identical"
+    assert [r["relation"] for r in rows] == ["identical", "rescan", "detail", "same_plate", "mirror", "overlap"]
+    rescan = rows[1]
+    assert float(rescan["similarity"]) > 0.8 and float(rescan["inlier_coverage"]) >= 0.6
+    assert len(json.loads(rescan["region_a"])) == 4
     unknown = CliRunner().invoke(
         cli, ["duplicates", "--catalog", str(duplicated_catalog), "--collection", "nope", "--csv", str(out)]
     )
     assert unknown.exit_code == 1 and "unknown collection" in unknown.output
+
+
+@pytest.fixture
+def catalog_copy(duplicated_catalog: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "catalog"
+    shutil.copytree(duplicated_catalog, copy)
+    return copy
+
+
+def test_a_run_after_an_ingest_examines_only_the_new_records(
+    catalog_copy: Path, sample_images: dict, tmp_path: Path
+) -> None:
+    with open_catalog(catalog_copy) as catalog:
+        update_duplicates(catalog)
+        assert update_duplicates(catalog).examined == 0  # nothing new
+    folder = tmp_path / "more" / "images"
+    folder.mkdir(parents=True)
+    moon = sample_images["moon"]
+    Image.fromarray(cv2.resize(moon[10:-10, 10:-10], None, fx=0.8, fy=0.8)).save(folder / "moon_rescan.jpg")
+    assert ingest(folder.parent, catalog_copy, collection="prints", progress=False).added == 1
+    with open_catalog(catalog_copy) as catalog:
+        run = update_duplicates(catalog)
+        pairs = relations(duplicate_pairs(catalog))
+    assert run.examined == 1
+    assert pairs[frozenset(("moon", "moon_rescan"))] == "rescan"
+    assert pairs[frozenset(("moon_copy", "moon_rescan"))] == "rescan"
+    assert pairs[frozenset(("camera", "camera_rescan"))] == "rescan"  # kept from the first run
+
+
+def test_deleted_records_leave_no_pairs(catalog_copy: Path) -> None:
+    with open_catalog(catalog_copy) as catalog:
+        update_duplicates(catalog)
+        catalog.delete("prints", ["camera_rescan"])
+        assert frozenset(("camera", "camera_rescan")) not in relations(duplicate_pairs(catalog))
+
+
+def test_decided_pairs_are_kept_exported_and_not_proposed_again(catalog_copy: Path, tmp_path: Path) -> None:
+    with open_catalog(catalog_copy) as catalog:
+        update_duplicates(catalog)
+        decide(catalog, ("prints", "retina_impression"), ("prints", "retina"), "other_impression")
+        undecided = relations(duplicate_pairs(catalog, undecided=True))
+        decided = {p.decision for p in duplicate_pairs(catalog) if p.relation == "same_plate"}
+        with pytest.raises(InvalidQuery, match="decision must be one of"):
+            decide(catalog, ("prints", "retina"), ("prints", "retina_impression"), "maybe")
+        with pytest.raises(RecordNotFound):
+            decide(catalog, ("prints", "retina"), ("prints", "nope"), "different")
+    assert frozenset(("retina", "retina_impression")) not in undecided and len(undecided) == 5
+    assert decided == {"other_impression"}
+    out = tmp_path / "pairs.csv"
+    result = CliRunner().invoke(cli, ["duplicates", "--catalog", str(catalog_copy), "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["record_b"]: r["decision"] for r in csv.DictReader(out.open())}
+    assert rows["retina_impression"] == "other_impression" and rows["camera_rescan"] == ""
+
+
+def test_duplicates_without_an_index_is_a_clear_error(empty_catalog) -> None:
+    with (
+        open_catalog(empty_catalog.location, media=empty_catalog.media, create=True) as catalog,
+        pytest.raises(PlatemarkError, match="no local-feature index yet"),
+    ):
+        update_duplicates(catalog)

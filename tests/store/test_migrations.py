@@ -36,7 +36,17 @@ DROP_FULL_TEXT = {
 def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
-        for table in ("indexed", "postings", "segments", "codebooks", "feedback", "searches"):
+        for table in (
+            "duplicate_decisions",
+            "duplicates_examined",
+            "duplicate_pairs",
+            "indexed",
+            "postings",
+            "segments",
+            "codebooks",
+            "feedback",
+            "searches",
+        ):
             catalog.execute(f"DROP TABLE {table}")
         catalog.execute("ALTER TABLE records DROP COLUMN iiif")
         for statement in DROP_FULL_TEXT[where.backend]:
@@ -49,7 +59,7 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     assert (
         first.exit_code == 0
         and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback,"
-        " 0007_word_index"
+        " 0007_word_index, 0008_duplicates"
         in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
