@@ -7,37 +7,54 @@ woodblock, other paper, inking, wear, trimming; 13 of them one panel against the
 `other_state` (4: an etching plate reworked), `copy` (12: the composition re-cut or redrawn) and
 `different` (135, many of them same-titled prints). The folder is ingested as one collection.
 
-Per vetted relation: how many pairs `find_duplicates` reports, and as which relation; the same for a
+Per vetted relation: how many pairs `update_duplicates` reports, and as which relation; the same for a
 PHash search (OpenCV img_hash, the hash ingest computes; imagededup's PHash default: a pair within 10 of
 64 bits). "Same print" counts same_block and other_state as positives, copy and different as
-negatives: precision and recall of that, for both methods.
+negatives; platemark claims "same print" with identical, rescan, detail and same_plate (not `mirror`,
+a reversed copy or counterproof, nor `overlap`, a shared part only): precision and recall of that, for
+both methods.
 
-With --scale-sizes, also the time `find_duplicates` takes over bench_scale.py's catalogs of those sizes
-(built by `bench_scale.py` in its --work folder; their distractors share pool images, so they pair
-among themselves as `overlap`).
+Synthetic pairs: 40 prints of the bench collections (20 woodcuts not in any vetted pair, 10 AIC
+paintings, 10 museum artworks), each ingested with five variants made here: an exact file copy
+(`identical`), a rescan (margins cropped, resized to 60-80%, colours shifted, JPEG 60-80: `rescan`), a
+detail (35-55% of the sheet, enlarged: `detail`), a mirrored rescan (`mirror`), and another impression
+(paper tinted, ink darker or lighter, and a third of the sheet hand-coloured otherwise: `same_plate`).
+Two variants of one print are expected to be related as the stronger change says (mirror, then
+same_plate, then detail, then rescan); prints of different sources as nothing. Per relation:
+precision and recall, and how many of the expected pairs PHash finds.
+
+With --scale-sizes, also the time a first `update_duplicates` run takes over bench_scale.py's catalogs of
+those sizes (built by `bench_scale.py` in its --work folder; their distractors share pool images, so
+they pair among themselves as `overlap`); the pairs stored are forgotten first (`again=True`).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import time
+import shutil
 from collections import Counter
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image
 from report import print_table, save_results
 
 from platemark.images import load_image
 from platemark.ingest.pipeline import ingest, perceptual_hash
-from platemark.search.duplicates import find_duplicates
+from platemark.search.duplicates import duplicate_pairs, update_duplicates
 from platemark.store import open_catalog
 
 COLUMNS = ("vetted", "pairs", "platemark_found", "platemark_as", "phash_found")
 SCALE_COLUMNS = ("records", "seconds", "records_per_s", "pairs", "relations")
+SYNTHETIC_COLUMNS = ("relation", "expected", "reported", "correct", "precision", "recall", "phash_found")
+VARIANTS = ("copy", "rescan", "detail", "mirror", "impression")
 #: imagededup's default Hamming threshold for PHash.
 PHASH_THRESHOLD = 10
 POSITIVE = {"same_block", "other_state"}
+#: Relations that claim the two records show the same print (one sheet, or one plate).
+SAME_PRINT = {"identical", "rescan", "detail", "same_plate"}
 
 
 def vetted_pairs(bench: Path) -> list[tuple[str, str, str]]:
@@ -46,16 +63,16 @@ def vetted_pairs(bench: Path) -> list[tuple[str, str, str]]:
 
 
 def platemark_relations(bench: Path, work: Path) -> tuple[dict[frozenset[str], str], float, int]:
-    """{pair of record ids: relation} as `find_duplicates` reports them, its seconds, and the records."""
+    """{pair of record ids: relation} as a first `update_duplicates` run reports them, its seconds, and
+    the records."""
     catalog_dir = work / "woodcuts-catalog"
     if not catalog_dir.exists():
         report = ingest(bench / "woodcuts" / "images", catalog_dir, collection="woodcuts", progress=False)
         if not report.ok:
             raise SystemExit(f"ingest of the woodcuts failed: {report.failed[:3]}")
     with open_catalog(catalog_dir) as catalog:
-        started = time.perf_counter()
-        pairs = find_duplicates(catalog)
-        took = time.perf_counter() - started
+        took = update_duplicates(catalog, again=True).seconds
+        pairs = duplicate_pairs(catalog)
         records = catalog.count()
     return {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in pairs}, took, records
 
@@ -72,12 +89,116 @@ def phash_neighbours(bench: Path, ids: set[str]) -> set[frozenset[str]]:
     }
 
 
+def variants(rgb: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The synthetic variants of one print (the copy is written as the same file)."""
+    height, width = rgb.shape[:2]
+
+    def rescan(image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        m = rng.uniform(0.01, 0.04, 4) * [h, w, h, w]
+        cropped = image[int(m[0]) : h - int(m[2]), int(m[1]) : w - int(m[3])]
+        scaled = cv2.resize(cropped, None, fx=(f := rng.uniform(0.6, 0.8)), fy=f, interpolation=cv2.INTER_AREA)
+        shifted = scaled.astype(np.float32) * rng.uniform(0.92, 1.08, 3) + rng.uniform(-10, 10)
+        return np.clip(shifted, 0, 255).astype(np.uint8)
+
+    side = rng.uniform(0.35, 0.55)
+    y, x = int(rng.uniform(0, 1 - side) * height), int(rng.uniform(0, 1 - side) * width)
+    detail = rgb[y : y + int(side * height), x : x + int(side * width)]
+    detail = cv2.resize(detail, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    paper = rng.uniform(0.85, 1.0, 3)  # another sheet's tint
+    inked = 255 * (rgb.astype(np.float32) / 255) ** rng.uniform(0.7, 1.4) * paper
+    hsv = cv2.cvtColor(np.clip(inked, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
+    band = slice(int(rng.uniform(0, 0.66) * width), None)  # a third or more coloured by another hand
+    hsv[:, band, 0] = (hsv[:, band, 0].astype(int) + int(rng.integers(30, 150))) % 180
+    hsv[:, band, 1] = np.clip(hsv[:, band, 1].astype(int) + 60, 0, 255)
+    impression = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return {
+        "rescan": rescan(rgb),
+        "detail": detail,
+        "mirror": rescan(np.ascontiguousarray(rgb[:, ::-1])),
+        "impression": impression,
+    }
+
+
+def expected_relation(x: str, y: str) -> str:
+    """How two variants of one print are related: the stronger change decides."""
+    kinds = {x, y}
+    if "mirror" in kinds:
+        return "mirror"
+    if "impression" in kinds:
+        return "same_plate"
+    if "detail" in kinds:
+        return "detail"
+    return "identical" if kinds <= {"original", "copy"} else "rescan"
+
+
+def synthetic_sources(bench: Path, vetted: list[tuple[str, str, str]], rng: np.random.Generator) -> list[Path]:
+    paired = {record for a, b, _ in vetted for record in (a, b)}
+    woodcuts = [p for p in sorted((bench / "woodcuts" / "images").glob("*.jpg")) if p.stem not in paired]
+    aic = sorted((bench / "aic" / "images").glob("*.jpg"))
+    museum = sorted((bench / "museum" / "collection" / "images").glob("*.jpg"))
+    return [
+        *rng.choice(woodcuts, 20, replace=False),
+        *rng.choice(aic, 10, replace=False),
+        *rng.choice(museum, 10, replace=False),
+    ]
+
+
+def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], seed: int) -> list[dict]:
+    """Precision and recall per relation on the synthetic pairs, and PHash's finds among them."""
+    rng = np.random.default_rng(seed)
+    folder = work / "synthetic" / "images"
+    catalog_dir = work / "synthetic-catalog"
+    if not catalog_dir.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, source in enumerate(synthetic_sources(bench, vetted, rng)):
+            stem = f"p{number:02d}"
+            shutil.copy(source, folder / f"{stem}__original.jpg")
+            shutil.copy(source, folder / f"{stem}__copy.jpg")
+            for kind, image in variants(load_image(source), rng).items():
+                quality = int(rng.integers(60, 81)) if kind in ("rescan", "mirror") else 92
+                Image.fromarray(image).save(folder / f"{stem}__{kind}.jpg", quality=quality)
+        report = ingest(folder.parent, catalog_dir, collection="synthetic", progress=False)
+        if not report.ok:
+            raise SystemExit(f"ingest of the synthetic pairs failed: {report.failed[:3]}")
+    with open_catalog(catalog_dir) as catalog:
+        update_duplicates(catalog, again=True)
+        found = {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in duplicate_pairs(catalog)}
+        names = sorted(r.record_id for r in catalog.browse(limit=10_000)[0])
+    expected = {
+        frozenset((x, y)): expected_relation(x.split("__")[1], y.split("__")[1])
+        for i, x in enumerate(names)
+        for y in names[i + 1 :]
+        if x.split("__")[0] == y.split("__")[0]
+    }
+    hashes = {n: np.unpackbits(perceptual_hash(load_image(folder / f"{n}.jpg"))) for n in names}
+    close = {pair for pair in expected if (hashes[min(pair)] != hashes[max(pair)]).sum() <= PHASH_THRESHOLD}
+    rows = []
+    for relation in ("identical", "rescan", "detail", "same_plate", "mirror"):
+        wanted = {pair for pair, r in expected.items() if r == relation}
+        reported = {pair for pair, r in found.items() if r == relation}
+        correct = wanted & reported
+        rows.append(
+            {
+                "relation": relation,
+                "expected": len(wanted),
+                "reported": len(reported),
+                "correct": len(correct),
+                "precision": round(len(correct) / max(1, len(reported)), 3),
+                "recall": round(len(correct) / max(1, len(wanted)), 3),
+                "phash_found": len(wanted & close),
+            }
+        )
+    wrong = {pair: r for pair, r in found.items() if pair not in expected}
+    rows.append({"relation": "different prints", "expected": 0, "reported": len(wrong), "correct": 0})
+    return rows
+
+
 def scale_row(location: Path) -> dict:
     with open_catalog(location) as catalog:
         records = catalog.count()
-        started = time.perf_counter()
-        pairs = find_duplicates(catalog, across_collections=True)
-        took = time.perf_counter() - started
+        took = update_duplicates(catalog, again=True).seconds
+        pairs = duplicate_pairs(catalog, across_collections=True)
     return {
         "records": records,
         "seconds": round(took),
@@ -93,6 +214,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-duplicates"))
     parser.add_argument("--scale-work", type=Path, default=Path("/tmp/platemark-bench-scale"))
     parser.add_argument("--scale-sizes", default="", help="comma-separated sizes of bench_scale catalogs to time")
+    parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     vetted = vetted_pairs(args.bench)
@@ -113,7 +235,8 @@ def main() -> None:
         )
     print_table(rows, COLUMNS)
     summary = {}
-    for method, hits in (("platemark", set(found)), ("phash", close)):
+    claimed = {pair for pair, relation in found.items() if relation in SAME_PRINT}
+    for method, hits in (("platemark", claimed), ("phash", close)):
         positives = [frozenset((a, b)) in hits for a, b, r in vetted if r in POSITIVE]
         negatives = [frozenset((a, b)) in hits for a, b, r in vetted if r not in POSITIVE]
         true = sum(positives)
@@ -125,13 +248,15 @@ def main() -> None:
             f"{method}: same print (same_block + other_state) precision {summary[method]['same_print_precision']}"
             f", recall {summary[method]['same_print_recall']}"
         )
-    print(f"find_duplicates over the woodcut catalog ({records} records) took {took:.1f} s")
+    print(f"update_duplicates over the woodcut catalog ({records} records) took {took:.1f} s")
+    synthetic = synthetic_rows(args.bench, args.work, vetted, args.seed)
+    print_table(synthetic, SYNTHETIC_COLUMNS)
     scale = [scale_row(args.scale_work / f"catalog-{size}") for size in args.scale_sizes.split(",") if size]
     if scale:
         print_table(scale, SCALE_COLUMNS)
     save_results(
         "bench_duplicates",
-        {"rows": rows, "summary": summary, "woodcuts_seconds": round(took, 1), "scale": scale},
+        {"rows": rows, "summary": summary, "woodcuts_seconds": round(took, 1), "synthetic": synthetic, "scale": scale},
         ("faiss-cpu", "numpy", "opencv-contrib-python-headless"),
         "-duplicates",
     )

@@ -27,6 +27,8 @@ class Verification:
     #: (N, 2) positions of the inliers in the reference image: where photo and reference agree.
     inlier_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32), compare=False, repr=False)
     mirrored: bool = False  # found in the mirror image of the photo
+    #: median distance of the inliers from where the homography puts them, share of the reference's long side
+    residual: float = field(default=0.0, compare=False)
 
     @property
     def verified(self) -> bool:
@@ -92,7 +94,15 @@ def verify(
     if not _plausible(photo_outline, query_size) or not _spread(reference_points[inlier_mask], reference_size):
         return Verification(min(inliers, VERIFIED_INLIERS - 1), None, None)
     region = np.column_stack([np.clip(footprint[:, 0], 0, ref_w), np.clip(footprint[:, 1], 0, ref_h)])
-    return Verification(inliers, _rounded(region), _rounded(photo_outline), reference_points[inlier_mask])
+    placed = cv2.perspectiveTransform(query_points[inlier_mask].reshape(-1, 1, 2).astype(np.float32), homography)
+    residual = float(np.median(np.linalg.norm(placed[:, 0] - reference_points[inlier_mask], axis=1)))
+    return Verification(
+        inliers,
+        _rounded(region),
+        _rounded(photo_outline),
+        reference_points[inlier_mask],
+        residual=round(residual / max(ref_w, ref_h), 5),
+    )
 
 
 def _corners(width: int, height: int) -> np.ndarray:
