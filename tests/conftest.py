@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import cv2
 import numpy as np
 import pytest
 from catalogs import BACKENDS, CatalogLocation
+from PIL import Image
 
 from platemark.demo import write_sample_collection
 from platemark.ingest.pipeline import ingest
@@ -132,3 +134,37 @@ def bomb_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bomb") / "bomb.png"
     Image.new("L", (12_000, 12_000)).save(path, optimize=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def duplicated_catalog(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prints, a re-scan of one, a detail of another, a second copy of a file, another impression of a
+    third (coloured otherwise), the mirror image of a fourth, a page reusing part of a fifth, and
+    unrelated prints."""
+    folder = tmp_path_factory.mktemp("dups") / "prints"
+    (folder / "images").mkdir(parents=True)
+
+    def save(name: str, rgb: np.ndarray) -> None:
+        Image.fromarray(rgb).save(folder / "images" / f"{name}.jpg", quality=90)
+
+    for name in ("camera", "astronaut", "moon", "coffee", "page", "retina", "chelsea"):
+        save(name, sample_images[name])
+    impression = sample_images["retina"].copy()
+    impression[:, : impression.shape[1] // 2] = impression[:, : impression.shape[1] // 2, ::-1]
+    save("retina_impression", impression)
+    save("chelsea_mirror", np.ascontiguousarray(sample_images["chelsea"][:, ::-1]))
+    coffee = sample_images["coffee"]
+    height, width = coffee.shape[:2]
+    page = cv2.resize(sample_images["text"], (width, height))  # text not in the catalog
+    page[:, : width * 2 // 5] = coffee[:, : width * 2 // 5]
+    save("page_with_coffee_block", page)
+    camera = sample_images["camera"]
+    rescan = cv2.resize(camera[8:-8, 6:-6], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    save("camera_rescan", np.clip(rescan.astype(int) * 0.9 + 20, 0, 255).astype(np.uint8))
+    astronaut = sample_images["astronaut"]
+    height, width = astronaut.shape[:2]
+    save("astronaut_detail", cv2.resize(astronaut[: height // 2, width // 3 :], None, fx=1.3, fy=1.3))
+    (folder / "images" / "moon_copy.jpg").write_bytes((folder / "images" / "moon.jpg").read_bytes())
+    catalog = folder.parent / "catalog"
+    assert ingest(folder, catalog, progress=False).added == 13
+    return catalog

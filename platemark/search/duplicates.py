@@ -215,8 +215,8 @@ def decide(catalog: Catalog, a: tuple[str, str], b: tuple[str, str], decision: s
 
 
 def groups(pairs: Iterable[DuplicatePair]) -> list[list[int]]:
-    """Connected components of the pairs' records (keys), largest first; members by how many pairs
-    they are in, then by key."""
+    """Connected components of the pairs' records (keys): largest first, then the most certain (best
+    relation, then most inliers); members by how many pairs they are in, then by key."""
     parent: dict[int, int] = {}
 
     def root(key: int) -> int:
@@ -225,6 +225,7 @@ def groups(pairs: Iterable[DuplicatePair]) -> list[list[int]]:
             key = parent[key]
         return key
 
+    pairs = list(pairs)
     degree: dict[int, int] = defaultdict(int)
     for pair in pairs:
         parent[root(pair.a.key)] = root(pair.b.key)
@@ -233,8 +234,14 @@ def groups(pairs: Iterable[DuplicatePair]) -> list[list[int]]:
     members: dict[int, list[int]] = defaultdict(list)
     for key in degree:
         members[root(key)].append(key)
-    ranked = [sorted(group, key=lambda k: (-degree[k], k)) for group in members.values()]
-    return sorted(ranked, key=lambda group: (-len(group), group[0]))
+    certainty: dict[int, tuple[int, int]] = {}
+    for pair in pairs:
+        group = root(pair.a.key)
+        rank = (RELATIONS.index(pair.relation), -pair.inliers)
+        certainty[group] = min(certainty.get(group, rank), rank)
+    ranked = {group: sorted(keys, key=lambda k: (-degree[k], k)) for group, keys in members.items()}
+    order = sorted(ranked, key=lambda group: (-len(ranked[group]), certainty[group], ranked[group][0]))
+    return [ranked[group] for group in order]
 
 
 #: Columns of `duplicates --csv` and of the review page's export; regions are [[x, y] x 4] in the

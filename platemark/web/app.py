@@ -22,7 +22,7 @@ from platemark.store.filters import UnknownFilterValue
 from platemark.web.admission import RateLimiter, SearchAdmission, ShedBeforeReading
 from platemark.web.deps import LiveSearcher, retention
 from platemark.web.guard import RequestLimits, SecurityHeaders
-from platemark.web.routes import curator, media, records, search
+from platemark.web.routes import curator, duplicates, media, records, search
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("platemark.web")
@@ -43,7 +43,13 @@ STATUS = {
 }
 
 #: The web app's pages: search by photo, browse, many photos, and the curator view.
-PAGES = {"/": "index.html", "/browse": "browse.html", "/batch": "batch.html", "/curator": "curator.html"}
+PAGES = {
+    "/": "index.html",
+    "/browse": "browse.html",
+    "/batch": "batch.html",
+    "/curator": "curator.html",
+    "/duplicates": "duplicates.html",
+}
 
 #: Multipart framing and the form fields around the photo.
 FORM_OVERHEAD_BYTES = 64_000
@@ -82,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records.router)
     app.include_router(media.router)
     app.include_router(curator.router)
+    app.include_router(duplicates.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     for path, page in PAGES.items():

@@ -219,3 +219,47 @@ class Health(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+class DuplicatePairPublic(BaseModel):
+    """Two records showing the same print (see `platemark duplicates`), the evidence, and the decision."""
+
+    group: int = Field(description="Connected component of the pairs, numbered largest first.")
+    a: RecordPublic
+    b: RecordPublic
+    relation: str = Field(
+        description="`identical` (same file), `rescan` (the same sheet), `detail` (one shows a part of the other), "
+        "`same_plate` (another impression of the plate or block), `mirror` (a counterproof or reversed copy) or "
+        "`overlap` (they agree on a part only: a shared block or border)."
+    )
+    inliers: int
+    similarity: float = Field(description="Global (CNN) similarity of the two images.")
+    region_a: Quad | None = Field(None, description="Where b appears in a (a's image pixels).")
+    region_b: Quad | None = Field(None, description="Where a appears in b (b's image pixels).")
+    coverage_a: float = Field(description="Share of a's image that b covers.")
+    coverage_b: float = Field(description="Share of b's image that a covers.")
+    inlier_coverage: float | None = Field(None, description="Share of b's keypoints in the overlap near an inlier.")
+    colour_difference: float | None = Field(None, description="Colour difference after a per-channel correction.")
+    residual: float | None = Field(None, description="Median inlier residual, share of the long side.")
+    decision: str | None = Field(None, description="A curator's decision: same_record, other_impression, different.")
+
+
+class DuplicatesPublic(BaseModel):
+    data: list[DuplicatePairPublic]
+    count: int = Field(description="Pairs matching the filters, over all pages.")
+    groups: int = Field(description="Groups the matching pairs form.")
+    offset: int
+    limit: int
+
+
+class RecordNamePublic(BaseModel):
+    collection: str = Field(max_length=200)
+    record_id: str = Field(max_length=500)
+
+
+class DuplicateDecisionPublic(BaseModel):
+    """A curator's decision about two records; `decision` null withdraws it."""
+
+    a: RecordNamePublic
+    b: RecordNamePublic
+    decision: str | None = Field(description="same_record, other_impression, different, or null.")

@@ -27,40 +27,6 @@ from platemark.search.duplicates import (
 from platemark.store import open_catalog
 
 
-@pytest.fixture(scope="module")
-def duplicated_catalog(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Prints, a re-scan of one, a detail of another, a second copy of a file, another impression of a
-    third (coloured otherwise), the mirror image of a fourth, a page reusing part of a fifth, and
-    unrelated prints."""
-    folder = tmp_path_factory.mktemp("dups") / "prints"
-    (folder / "images").mkdir(parents=True)
-
-    def save(name: str, rgb: np.ndarray) -> None:
-        Image.fromarray(rgb).save(folder / "images" / f"{name}.jpg", quality=90)
-
-    for name in ("camera", "astronaut", "moon", "coffee", "page", "retina", "chelsea"):
-        save(name, sample_images[name])
-    impression = sample_images["retina"].copy()
-    impression[:, : impression.shape[1] // 2] = impression[:, : impression.shape[1] // 2, ::-1]
-    save("retina_impression", impression)
-    save("chelsea_mirror", np.ascontiguousarray(sample_images["chelsea"][:, ::-1]))
-    coffee = sample_images["coffee"]
-    height, width = coffee.shape[:2]
-    page = cv2.resize(sample_images["text"], (width, height))  # text not in the catalog
-    page[:, : width * 2 // 5] = coffee[:, : width * 2 // 5]
-    save("page_with_coffee_block", page)
-    camera = sample_images["camera"]
-    rescan = cv2.resize(camera[8:-8, 6:-6], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
-    save("camera_rescan", np.clip(rescan.astype(int) * 0.9 + 20, 0, 255).astype(np.uint8))
-    astronaut = sample_images["astronaut"]
-    height, width = astronaut.shape[:2]
-    save("astronaut_detail", cv2.resize(astronaut[: height // 2, width // 3 :], None, fx=1.3, fy=1.3))
-    (folder / "images" / "moon_copy.jpg").write_bytes((folder / "images" / "moon.jpg").read_bytes())
-    catalog = folder.parent / "catalog"
-    assert ingest(folder, catalog, progress=False).added == 13
-    return catalog
-
-
 def relations(pairs) -> dict[frozenset[str], str]:
     return {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in pairs}
 
@@ -85,13 +51,14 @@ def test_duplicates_are_found_and_told_apart(duplicated_catalog: Path) -> None:
     assert part.record_id == "astronaut_detail"
 
 
-def test_pairs_form_groups_with_the_best_connected_record_first() -> None:
+def test_groups_come_largest_then_most_certain_first_with_the_best_connected_record_first() -> None:
     from types import SimpleNamespace as Record
 
-    def pair(a: int, b: int) -> object:
-        return Record(a=Record(key=a), b=Record(key=b))
+    def pair(a: int, b: int, relation: str = "rescan", inliers: int = 50) -> object:
+        return Record(a=Record(key=a), b=Record(key=b), relation=relation, inliers=inliers)
 
-    assert groups([pair(1, 2), pair(2, 3), pair(7, 8)]) == [[2, 1, 3], [7, 8]]
+    found = [pair(1, 2), pair(2, 3), pair(7, 8, "overlap"), pair(4, 5, "identical", 0), pair(9, 10, "overlap", 90)]
+    assert groups(found) == [[2, 1, 3], [4, 5], [9, 10], [7, 8]]
 
 
 def test_duplicates_command_writes_the_documented_csv(duplicated_catalog: Path, tmp_path: Path) -> None:
