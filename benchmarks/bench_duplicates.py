@@ -23,9 +23,10 @@ Two variants of one print are expected to be related as the stronger change says
 same_plate, then detail, then rescan); prints of different sources as nothing. Per relation:
 precision and recall, and how many of the expected pairs PHash finds.
 
-With --scale-sizes, also the time a first `update_duplicates` run takes over bench_scale.py's catalogs of
-those sizes (built by `bench_scale.py` in its --work folder; their distractors share pool images, so
-they pair among themselves as `overlap`); the pairs stored are forgotten first (`again=True`).
+With --scale-sizes, also the time a first `update_duplicates` run (2 worker processes on 2 cores) takes
+over bench_scale.py's catalogs of those sizes (in its --work folder, built as it builds them when
+missing; their distractors share pool images, so they pair among themselves as `overlap`); the pairs
+stored are forgotten first (`again=True`).
 """
 
 from __future__ import annotations
@@ -194,6 +195,17 @@ def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], 
     return rows
 
 
+def scale_catalog(bench: Path, work: Path, size: int) -> Path:
+    """bench_scale.py's catalog of this size in its --work folder, built the way it builds them if missing."""
+    location = work / f"catalog-{size}"
+    if not (location / "catalog.db").exists():
+        import bench_scale
+
+        real, pool_location, _ = bench_scale.staging(bench, work)
+        bench_scale.build(str(location), None, real, bench_scale.load_pool(pool_location), size, seed=0)
+    return location
+
+
 def scale_row(location: Path) -> dict:
     with open_catalog(location) as catalog:
         records = catalog.count()
@@ -251,7 +263,8 @@ def main() -> None:
     print(f"update_duplicates over the woodcut catalog ({records} records) took {took:.1f} s")
     synthetic = synthetic_rows(args.bench, args.work, vetted, args.seed)
     print_table(synthetic, SYNTHETIC_COLUMNS)
-    scale = [scale_row(args.scale_work / f"catalog-{size}") for size in args.scale_sizes.split(",") if size]
+    sizes = [int(size) for size in args.scale_sizes.split(",") if size]
+    scale = [scale_row(scale_catalog(args.bench, args.scale_work, size)) for size in sizes]
     if scale:
         print_table(scale, SCALE_COLUMNS)
     save_results(

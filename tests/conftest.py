@@ -139,8 +139,8 @@ def bomb_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def duplicated_catalog(sample_images: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Prints, a re-scan of one, a detail of another, a second copy of a file, another impression of a
-    third (coloured otherwise), the mirror image of a fourth, a page reusing part of a fifth, and
-    unrelated prints."""
+    third (coloured otherwise), the mirror image of a fourth, a page reusing part of a fifth, one scan
+    saved as PNG and TIFF, and unrelated prints."""
     folder = tmp_path_factory.mktemp("dups") / "prints"
     (folder / "images").mkdir(parents=True)
 
@@ -165,6 +165,8 @@ def duplicated_catalog(sample_images: dict, tmp_path_factory: pytest.TempPathFac
     height, width = astronaut.shape[:2]
     save("astronaut_detail", cv2.resize(astronaut[: height // 2, width // 3 :], None, fx=1.3, fy=1.3))
     (folder / "images" / "moon_copy.jpg").write_bytes((folder / "images" / "moon.jpg").read_bytes())
+    Image.fromarray(sample_images["horse"]).save(folder / "images" / "horse.png")  # one scan, two formats
+    Image.fromarray(sample_images["horse"]).save(folder / "images" / "horse_tiff.tif")
     catalog = folder.parent / "catalog"
-    assert ingest(folder, catalog, progress=False).added == 13
+    assert ingest(folder, catalog, progress=False).added == 15
     return catalog

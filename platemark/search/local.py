@@ -96,15 +96,16 @@ class WordIndex:
             return held
         return cls.load(catalog) if active is not None else None
 
-    def matches(self, descriptors: np.ndarray) -> Matches:
+    def matches(self, descriptors: np.ndarray, assignments: int = MULTIPLE_ASSIGNMENT) -> Matches:
         """Correspondences of photo descriptors ((N, 128) RootSIFT) with every indexed record.
 
         Each photo keypoint keeps its best correspondence per record, and each reference keypoint
-        its best photo keypoint, as a nearest-neighbour test would.
+        its best photo keypoint, as a nearest-neighbour test would. `assignments`: words each
+        keypoint is looked up under.
         """
         if len(descriptors) == 0:
             return Matches.none()
-        assigned = self.codebook.assign(descriptors, MULTIPLE_ASSIGNMENT)
+        assigned = self.codebook.assign(descriptors, assignments)
         query = np.repeat(np.arange(len(descriptors)), assigned.shape[1])
         words = assigned.ravel()
         signatures = self.codebook.signatures(np.repeat(descriptors, assigned.shape[1], axis=0), words)

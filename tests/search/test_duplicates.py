@@ -36,6 +36,7 @@ def test_duplicates_are_found_and_told_apart(duplicated_catalog: Path) -> None:
         pairs = find_duplicates(catalog)
     assert relations(pairs) == {
         frozenset(("moon", "moon_copy")): "identical",
+        frozenset(("horse", "horse_tiff")): "identical",  # same pixels, other bytes
         frozenset(("camera", "camera_rescan")): "rescan",
         frozenset(("astronaut", "astronaut_detail")): "detail",
         frozenset(("retina", "retina_impression")): "same_plate",
@@ -65,11 +66,12 @@ def test_duplicates_command_writes_the_documented_csv(duplicated_catalog: Path, 
     out = tmp_path / "pairs.csv"
     result = CliRunner().invoke(cli, ["duplicates", "--catalog", str(duplicated_catalog), "--csv", str(out)])
     assert result.exit_code == 0, result.output
-    assert "6 pair(s) in 6 group(s)" in result.output
+    assert "7 pair(s) in 7 group(s)" in result.output
     rows = list(csv.DictReader(out.open()))
     assert tuple(rows[0]) == CSV_COLUMNS and rows[0]["relation"] == "identical"
-    assert [r["relation"] for r in rows] == ["identical", "rescan", "detail", "same_plate", "mirror", "overlap"]
-    rescan = rows[1]
+    relations_in_order = ["identical", "identical", "rescan", "detail", "same_plate", "mirror", "overlap"]
+    assert [r["relation"] for r in rows] == relations_in_order
+    rescan = rows[2]
     assert float(rescan["similarity"]) > 0.8 and float(rescan["inlier_coverage"]) >= 0.6
     assert len(json.loads(rescan["region_a"])) == 4
     unknown = CliRunner().invoke(
@@ -122,7 +124,7 @@ def test_decided_pairs_are_kept_exported_and_not_proposed_again(catalog_copy: Pa
             decide(catalog, ("prints", "retina"), ("prints", "retina_impression"), "maybe")
         with pytest.raises(RecordNotFound):
             decide(catalog, ("prints", "retina"), ("prints", "nope"), "different")
-    assert frozenset(("retina", "retina_impression")) not in undecided and len(undecided) == 5
+    assert frozenset(("retina", "retina_impression")) not in undecided and len(undecided) == 6
     assert decided == {"other_impression"}
     out = tmp_path / "pairs.csv"
     result = CliRunner().invoke(cli, ["duplicates", "--catalog", str(catalog_copy), "--csv", str(out)])
@@ -137,3 +139,14 @@ def test_duplicates_without_an_index_is_a_clear_error(empty_catalog) -> None:
         pytest.raises(PlatemarkError, match="no local-feature index yet"),
     ):
         update_duplicates(catalog)
+
+
+def test_worker_processes_find_the_same_pairs(catalog_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_catalog(catalog_copy) as catalog:
+        update_duplicates(catalog, again=True, workers=1)
+        alone = relations(duplicate_pairs(catalog))
+        monkeypatch.setattr("platemark.search.duplicates.CHUNK", 4)  # 4 chunks for 2 workers
+        examined = []
+        run = update_duplicates(catalog, again=True, workers=2, on_record=lambda: examined.append(1))
+        assert relations(duplicate_pairs(catalog)) == alone
+    assert run.examined == len(examined) == 15

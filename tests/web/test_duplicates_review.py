@@ -47,9 +47,9 @@ def test_duplicates_need_the_curator_password(client: TestClient) -> None:
 
 def test_duplicates_are_listed_group_by_group_with_their_evidence(client: TestClient) -> None:
     page = client.get("/api/duplicates", headers=CURATOR).json()
-    assert page["count"] == 6 and page["groups"] == 6
-    assert [pair["relation"] for pair in page["data"]][:2] == ["identical", "rescan"]
-    rescan = page["data"][1]
+    assert page["count"] == 7 and page["groups"] == 7
+    assert [pair["relation"] for pair in page["data"]][:3] == ["identical", "identical", "rescan"]
+    rescan = page["data"][2]
     assert {rescan["a"]["record_id"], rescan["b"]["record_id"]} == {"camera", "camera_rescan"}
     assert rescan["a"]["thumb_url"].startswith("/thumbs/") and len(rescan["region_a"]) == 4
     assert rescan["inliers"] >= 18 and 0.6 <= rescan["inlier_coverage"] <= 1.0 and rescan["decision"] is None
@@ -57,7 +57,7 @@ def test_duplicates_are_listed_group_by_group_with_their_evidence(client: TestCl
 
 def test_duplicates_are_paginated_and_filtered(client: TestClient) -> None:
     page = client.get("/api/duplicates?limit=2&offset=2", headers=CURATOR).json()
-    assert page["count"] == 6 and len(page["data"]) == 2 and page["offset"] == 2
+    assert page["count"] == 7 and len(page["data"]) == 2 and page["offset"] == 2
     mirrors = client.get("/api/duplicates?relation=mirror", headers=CURATOR).json()
     assert [p["b"]["record_id"] for p in mirrors["data"]] == ["chelsea_mirror"]
     assert client.get("/api/duplicates?collection=elsewhere", headers=CURATOR).json()["count"] == 0
@@ -74,14 +74,14 @@ def test_a_decision_is_kept_exported_and_not_proposed_again(client: TestClient) 
     }
     assert client.put("/api/duplicates/decision", json=body, headers=CURATOR).status_code == 204
     undecided = client.get("/api/duplicates?undecided=true", headers=CURATOR).json()
-    assert undecided["count"] == 5 and "retina_impression" not in {p["b"]["record_id"] for p in undecided["data"]}
+    assert undecided["count"] == 6 and "retina_impression" not in {p["b"]["record_id"] for p in undecided["data"]}
     export = client.get("/api/duplicates/export.csv", headers=CURATOR)
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert {r["record_b"]: r["decision"] for r in rows}["retina_impression"] == "other_impression"
     assert client.put("/api/duplicates/decision", json={**body, "decision": None}, headers=CURATOR).status_code == 204
-    assert client.get("/api/duplicates?undecided=true", headers=CURATOR).json()["count"] == 6
+    assert client.get("/api/duplicates?undecided=true", headers=CURATOR).json()["count"] == 7
 
 
 @pytest.mark.parametrize(
