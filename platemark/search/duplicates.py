@@ -48,9 +48,12 @@ from platemark.store.base import Catalog, StoredRecord
 WHOLE = 0.8
 #: Records examined per transaction (and per task of a worker process).
 CHUNK = 50
-#: Words each record keypoint is looked up under. One, not the two a photo's keypoints get: catalog
-#: images are clean, and on the 1k bench catalog one finds 673 pairs of the 676 that two find, 1.4x faster.
+#: Words each record keypoint is looked up under: one, not the two a photo's keypoints get, as catalog
+#: images are clean (on the 1k bench catalog one finds 673 pairs of the 676 two find, 1.4x faster); two
+#: for the mirrored keypoints, whose descriptors only approximate the mirror image's (with one, the
+#: two vetted mirror-image woodcut companions were missed).
 ASSIGNMENTS = 1
+MIRRORED_ASSIGNMENTS = 2
 #: Worker processes run at this niceness: searches on the same machine are interactive and come first.
 WORKER_NICENESS = 10
 #: Best-voted other records verified per record.
@@ -371,7 +374,8 @@ class _Examiner:
     def _pairs(
         self, a: StoredRecord, features: LocalFeatures, mirrored: bool, done: set[tuple[int, int]]
     ) -> Iterable[DuplicatePair]:
-        matches = self.index.matches(features.descriptors, ASSIGNMENTS).current(self.live)
+        assignments = MIRRORED_ASSIGNMENTS if mirrored else ASSIGNMENTS
+        matches = self.index.matches(features.descriptors, assignments).current(self.live)
         voted, _, counts = matches.votes()
         others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != a.key]
         others = [k for k in others if (min(k, a.key), max(k, a.key)) not in done][:CANDIDATES]

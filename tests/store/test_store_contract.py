@@ -272,3 +272,26 @@ def test_orphan_images_are_removed_unless_written_while_the_ingest_ran(store: Ca
         os.utime(store.thumbs_dir / name, (1_000, 1_000))
     assert store.remove_orphan_images(written_before=time.time() - 60) == 1
     assert sorted(p.name for p in store.thumbs_dir.iterdir()) == ["fresh.jpg", "h1.jpg"]
+
+
+def test_duplicate_pairs_are_kept_forgotten_and_reexamined_when_an_image_changes(store: Catalog) -> None:
+    a, b, c = (add(store, name, seed) for name, seed in (("a", 1), ("b", 2), ("c", 3)))
+    examined = store.unexamined()
+    assert set(examined) == {a, b, c}
+    store.save_duplicates(examined, [(a, b, "rescan", 40, "{}"), (b, c, "detail", 30, "{}")])
+    assert store.unexamined() == {}
+    assert store.duplicate_rows() == [(a, b, "rescan", 40, "{}"), (b, c, "detail", 30, "{}")]
+    assert add(store, "c", 9) == c  # a new image for c, in place
+    assert set(store.unexamined()) == {c}
+    store.forget_duplicates([c])
+    assert store.duplicate_rows() == [(a, b, "rescan", 40, "{}")]
+    store.delete("c", ["a"])
+    assert store.duplicate_rows() == []
+
+
+def test_duplicate_decisions_are_kept_by_record_names_and_withdrawn(store: Catalog) -> None:
+    store.save_duplicate_decision(("c", "b"), ("c", "a"), "other_impression", 10.0)
+    store.save_duplicate_decision(("c", "a"), ("c", "b"), "different", 11.0)  # the same pair, either order
+    assert store.duplicate_decisions() == {(("c", "a"), ("c", "b")): ("different", 11.0)}
+    store.save_duplicate_decision(("c", "a"), ("c", "b"), None, 12.0)
+    assert store.duplicate_decisions() == {}
