@@ -88,20 +88,18 @@ class DuplicatePair:
     residual: float | None = None
     decision: str | None = field(default=None, compare=False)
 
-    def evidence(self) -> str:
-        """The pair's evidence as stored (JSON)."""
-        return json.dumps(
-            {
-                "similarity": self.similarity,
-                "region_a": self.region_a,
-                "region_b": self.region_b,
-                "coverage_a": self.coverage_a,
-                "coverage_b": self.coverage_b,
-                "inlier_coverage": self.inlier_coverage,
-                "colour_difference": self.colour_difference,
-                "residual": self.residual,
-            }
-        )
+    def evidence(self) -> dict[str, object]:
+        """The pair's evidence beyond its relation and inliers, as the catalog keeps it (as JSON)."""
+        return {
+            "similarity": self.similarity,
+            "region_a": self.region_a,
+            "region_b": self.region_b,
+            "coverage_a": self.coverage_a,
+            "coverage_b": self.coverage_b,
+            "inlier_coverage": self.inlier_coverage,
+            "colour_difference": self.colour_difference,
+            "residual": self.residual,
+        }
 
 
 @dataclass(frozen=True)
@@ -351,7 +349,7 @@ class _Examiner:
 
     def rows(self, keys: list[int]) -> list[tuple[int, int, str, int, str]]:
         """The new pairs of these records as the catalog keeps them."""
-        return [(p.a.key, p.b.key, p.relation, p.inliers, p.evidence()) for p in self.examine(keys)]
+        return [(p.a.key, p.b.key, p.relation, p.inliers, json.dumps(p.evidence())) for p in self.examine(keys)]
 
     def examine(self, keys: list[int]) -> Iterable[DuplicatePair]:
         """The new pairs of these records (each pair once per run)."""
