@@ -138,13 +138,16 @@ def _colour_difference(
     if shown.sum() < 50:
         return 0.0
     record, seen = (cv2.GaussianBlur(image.astype(np.float32) / 255, (0, 0), 2) for image in (small, warped))
-    corrected = np.empty_like(seen)
-    for channel in range(3):  # gain and offset per channel: lighting, white balance, fading; not a repaint
-        x, y = seen[..., channel][shown], record[..., channel][shown]
-        gain, offset = np.polyfit(x, y, 1) if np.ptp(x) > 0 else (0.0, float(y.mean()))
-        corrected[..., channel] = np.clip(seen[..., channel] * gain + offset, 0, 1)
+    # a gain and an offset per channel (least squares): lighting, white balance, fading; not a repaint
+    x, y = seen[shown], record[shown]
+    spread = x.var(axis=0)
+    gain = np.where(
+        spread > 0, ((x - x.mean(axis=0)) * (y - y.mean(axis=0))).mean(axis=0) / np.maximum(spread, 1e-12), 0
+    )
+    corrected = np.clip(seen * gain + (y.mean(axis=0) - gain * x.mean(axis=0)), 0, 1).astype(np.float32)
     record_ab, corrected_ab = (cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[shown][:, 1:] for image in (record, corrected))
-    difference = np.abs(record_ab - corrected_ab).max(axis=1) * 255 / 256  # float Lab a/b span ±127
+    a, b = np.abs(record_ab - corrected_ab).T
+    difference = np.maximum(a, b) * 255 / 256  # float Lab a/b span ±127
     return round(float(np.percentile(difference, COLOUR_PERCENTILE)), 2)
 
 
