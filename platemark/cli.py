@@ -447,6 +447,7 @@ def migrate(catalog: str, media: Path | None) -> None:
 @click.option("--csv", "csv_path", type=OutputFile(), required=True, help="Write the pairs here.")
 @click.option("--no-mirrors", is_flag=True, help="Do not look for mirror images (halves the lookups).")
 @click.option("--again", is_flag=True, help="Forget the pairs found before and examine every record again.")
+@click.option("--report", "report_path", type=OutputFile(), help="Also write a self-contained HTML page of the pairs.")
 def duplicates(
     catalog: str,
     media: Path | None,
@@ -455,6 +456,7 @@ def duplicates(
     csv_path: Path,
     no_mirrors: bool,
     again: bool,
+    report_path: Path | None,
 ) -> None:
     """Find every pair of records that show the same print: identical, rescan, detail, same_plate,
     mirror or overlap, with the evidence; pairs are kept, so a later run examines only new records.
@@ -465,6 +467,7 @@ def duplicates(
 
     from platemark.index.build import update_index
     from platemark.search.duplicates import duplicate_pairs, groups, update_duplicates, write_csv
+    from platemark.search.duplicates_report import write_duplicates_report
     from platemark.store import open_catalog
 
     with open_catalog(catalog, media=media) as store:
@@ -475,6 +478,8 @@ def duplicates(
         with tqdm(total=total, desc="duplicates", unit="record", disable=None) as bar:
             run = update_duplicates(store, mirrors=not no_mirrors, again=again, on_record=lambda: bar.update())
         pairs = duplicate_pairs(store, collection=collection, across_collections=across_collections)
+        if report_path is not None:
+            write_duplicates_report(pairs, report_path, catalog=store)
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         write_csv(pairs, handle)
     counts = Counter(pair.relation for pair in pairs)

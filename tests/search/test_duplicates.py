@@ -150,3 +150,16 @@ def test_worker_processes_find_the_same_pairs(catalog_copy: Path, monkeypatch: p
         run = update_duplicates(catalog, again=True, workers=2, on_record=lambda: examined.append(1))
         assert relations(duplicate_pairs(catalog)) == alone
     assert run.examined == len(examined) == 15
+
+
+def test_duplicates_report_shows_each_pair_with_both_images_and_regions(
+    duplicated_catalog: Path, tmp_path: Path
+) -> None:
+    out, report = tmp_path / "pairs.csv", tmp_path / "dups.html"
+    args = ["duplicates", "--catalog", str(duplicated_catalog), "--csv", str(out), "--report", str(report)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    page = report.read_text()
+    assert "7 pair(s) in 7 group(s)" in page and page.count("class='pair'") == 7
+    assert page.count("data:image/jpeg;base64,") == 14 and page.count("<polygon") >= 12
+    assert "same_plate" in page and "Group 7" in page
