@@ -88,7 +88,7 @@ def run_demo(workdir: Path, echo: Callable[[str], None] = print) -> Path:
         top = response.results[0]
         verdict = (
             f"VERIFIED {top.record.record_id} ({top.record.metadata.get('title', '')}, "
-            f"{top.verification.inliers} inliers)"
+            f"{top.verification.inliers} inliers, {top.relation})"
             if top.verification.verified
             else "no verified match (not in the collection?)"
         )

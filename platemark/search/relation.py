@@ -34,8 +34,11 @@ MIN_COVERAGE = 0.6
 MAX_COLOUR_DIFFERENCE = 20.0
 #: A photo whose footprint covers less than this share of the record shows a detail of it.
 DETAIL_SHARE = 0.5
-#: A record keypoint agrees with the photo when an inlier lies within this share of the record's long side.
+#: A record keypoint agrees with the photo when an inlier lies within this share of the record's long side,
 NEAR = 0.125
+#: or, with few inliers, within the radius at which that many discs spread evenly would cover the
+#: overlap this many times over: 26 inliers on a smooth moon photo are sparse, not a part of the sheet.
+SPARSE_COVER = 3.0
 #: The colour difference reported is this percentile of the pixels' a/b differences: a recoloured part
 #: of the sheet shows in it, a few pixels of glare do not.
 COLOUR_PERCENTILE = 90
@@ -111,7 +114,7 @@ def _coverage(points: np.ndarray, inliers: np.ndarray, footprint: list[list[floa
         return 1.0  # nothing in the overlap to disagree with
     if not len(inliers):
         return 0.0
-    reach = NEAR * max(size)
+    reach = max(NEAR * max(size), np.sqrt(SPARSE_COVER * _area(footprint) / (np.pi * len(inliers))))
     nearest = np.min(((points[:, None, :] - inliers[None, :, :]) ** 2).sum(axis=2), axis=1)
     return float((nearest <= reach**2).mean())
 

@@ -60,3 +60,9 @@ def test_impression_coloured_otherwise_is_same_plate(searcher: Searcher, sample_
     impression[:, :half] = impression[:, :half, ::-1]
     hit = hit_on(searcher, phone_photo(impression, np.random.default_rng(4), STEADY), "retina")
     assert hit.relation == Relation.SAME_PLATE and not hit.claims_sheet
+
+
+def test_few_inliers_on_a_smooth_print_still_make_the_sheet(searcher: Searcher, sample_images: dict) -> None:
+    """The demo's photo of the moon: 26 inliers on craters, smooth ground between them."""
+    hit = hit_on(searcher, phone_photo(sample_images["moon"], np.random.default_rng(5)), "moon")
+    assert hit.relation == Relation.SAME_SHEET
