@@ -26,7 +26,7 @@ import numpy as np
 from platemark.search.verify import Verification
 
 #: Share of the record's keypoints in the overlap that must lie near an inlier for "this sheet": same-sheet
-#: photos reach 0.59-1.0 (median 0.98), other woodblock impressions median 0.56 (bench_impressions.py).
+#: photos median 0.97-0.98 (a few below 0.6), other woodblock impressions median 0.56 (bench_impressions.py).
 MIN_COVERAGE = 0.6
 #: Largest colour difference (Lab a/b units, 0-255 scale, COLOUR_PERCENTILE of the pixels) after colour
 #: correction for "this sheet": the museum's real photos reach 18.4, photos of other woodblock
