@@ -27,19 +27,18 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from multiprocessing import get_context
 from typing import IO
 
 import cv2
 import numpy as np
 
-from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound, UnreadableImage
+from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound
 from platemark.extract.sift import LocalFeatures
-from platemark.images import load_image
 from platemark.index.postings import CurrentPostings
 from platemark.search.local import WordIndex
-from platemark.search.relation import MIN_COVERAGE, Relation, agreement
+from platemark.search.relation import MIN_COVERAGE, Relation, agreement, thumbnail
 from platemark.search.verify import Verification, verify
 from platemark.spreadsheet import spreadsheet_safe
 from platemark.store.base import Catalog, StoredRecord
@@ -343,7 +342,7 @@ class _Examiner:
         self.live = live
         self.segments = segments
         self.mirrors = mirrors
-        self.thumbnail = lru_cache(maxsize=256)(self._thumbnail)
+        self.thumbnail = lru_cache(maxsize=256)(partial(thumbnail, catalog))
         self.points = lru_cache(maxsize=256)(self._points)
         self.done: set[tuple[int, int]] = set()  # pairs found in this run, from either side
 
@@ -390,9 +389,9 @@ class _Examiner:
     def _classified(self, a: StoredRecord, b: StoredRecord, verification: Verification) -> DuplicatePair:
         """The pair (ordered by key) with its relation, from where and how well a agrees with b."""
         evidence = agreement(
-            self.thumbnail(a.key, a.thumb_name),
+            self.thumbnail(a.thumb_name),
             (a.width, a.height),
-            self.thumbnail(b.key, b.thumb_name),
+            self.thumbnail(b.thumb_name),
             (b.width, b.height),
             self.points(b.key),
             verification,
@@ -442,12 +441,6 @@ class _Examiner:
     def _similarity(self, a: int, b: int) -> float:
         keys, vectors = self.catalog.global_vectors([a, b])
         return round(float(vectors[0] @ vectors[1]), 4) if len(keys) == 2 else 0.0
-
-    def _thumbnail(self, key: int, name: str) -> np.ndarray | None:
-        try:
-            return load_image(self.catalog.thumbs_dir / name)
-        except UnreadableImage:
-            return None
 
     def _points(self, key: int) -> np.ndarray:
         return next((points for _, points, _ in self.catalog.local_features([key])), np.zeros((0, 2), np.float32))

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from platemark.errors import PlatemarkError, UnreadableImage
+from platemark.errors import PlatemarkError
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import QUERY_SIDE, LocalFeatures, SiftExtractor
 from platemark.images import QUERY_MAX_SIDE, ImageSource, load_image
 from platemark.index.postings import CurrentPostings
 from platemark.search.local import Matches, WordIndex, match_descriptors
-from platemark.search.relation import Agreement, Relation, agreement
+from platemark.search.relation import Agreement, Relation, agreement, thumbnail
 from platemark.search.verdicts import ORDER, Verdict, verdicts
 from platemark.search.verify import NOT_VERIFIED, Verification, verify
 from platemark.store.base import Catalog, StoredRecord
@@ -347,20 +347,13 @@ class Searcher:
             record.key: agreement(
                 photo,
                 size,
-                self._thumbnail(record),
+                thumbnail(self.catalog, record.thumb_name),
                 (record.width, record.height),
                 known.keypoints[record.key][0],
                 verifications[record.key],
             )
             for record in verified
         }
-
-    def _thumbnail(self, record: StoredRecord) -> np.ndarray | None:
-        """The record's thumbnail, or None if it is missing (the relation then goes without colour)."""
-        try:
-            return load_image(self.catalog.thumbs_dir / record.thumb_name)
-        except UnreadableImage:
-            return None
 
     @staticmethod
     def _verified(

@@ -23,7 +23,10 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
+from platemark.errors import UnreadableImage
+from platemark.images import load_image
 from platemark.search.verify import Verification
+from platemark.store.base import Catalog
 
 #: Share of the record's keypoints in the overlap that must lie near an inlier for "this sheet": same-sheet
 #: photos median 0.97-0.98 (a few below 0.6), other woodblock impressions median 0.56 (bench_impressions.py).
@@ -103,6 +106,15 @@ def agreement(
         None if reference is None else _colour_difference(photo, photo_size, reference, verification.query_region),
         _area(verification.region) / float(reference_size[0] * reference_size[1]),
     )
+
+
+def thumbnail(catalog: Catalog, name: str) -> np.ndarray | None:
+    """A record's thumbnail (by `StoredRecord.thumb_name`), the `reference` colours are compared on;
+    None if it cannot be read."""
+    try:
+        return load_image(catalog.thumbs_dir / name)
+    except UnreadableImage:
+        return None
 
 
 def _coverage(points: np.ndarray, inliers: np.ndarray, footprint: list[list[float]], size: tuple[int, int]) -> float:
