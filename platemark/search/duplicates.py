@@ -106,7 +106,6 @@ class DuplicatesRun:
     """What `update_duplicates` did."""
 
     examined: int
-    pairs: int  # pairs stored in the catalog after the run
     seconds: float
 
 
@@ -185,7 +184,7 @@ def update_duplicates(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return DuplicatesRun(len(todo), len(catalog.duplicate_rows()), time.perf_counter() - started)
+    return DuplicatesRun(len(todo), time.perf_counter() - started)
 
 
 def duplicate_pairs(
@@ -353,7 +352,7 @@ class _Examiner:
     def examine(self, keys: list[int]) -> Iterable[DuplicatePair]:
         """The new pairs of these records (each pair once per run)."""
         records = self.catalog.records(keys)
-        done = self.done
+        done = self.done  # pairs found in this run, from either side
         for key, points, descriptors in self.catalog.local_features(keys):
             a = records[key]
             same = self.catalog.records(self.catalog.keys_with_content(a.content_hash))
@@ -364,18 +363,16 @@ class _Examiner:
             features = LocalFeatures(points, descriptors, a.width, a.height)
             passes = [features, features.mirrored()] if self.mirrors else [features]
             for mirrored, side in enumerate(passes):
-                for pair in self._pairs(a, side, bool(mirrored), done):
+                for pair in self._pairs(a, side, bool(mirrored)):
                     done.add((pair.a.key, pair.b.key))
                     yield pair
 
-    def _pairs(
-        self, a: StoredRecord, features: LocalFeatures, mirrored: bool, done: set[tuple[int, int]]
-    ) -> Iterable[DuplicatePair]:
+    def _pairs(self, a: StoredRecord, features: LocalFeatures, mirrored: bool) -> Iterable[DuplicatePair]:
         assignments = MIRRORED_ASSIGNMENTS if mirrored else ASSIGNMENTS
         matches = self.index.matches(features.descriptors, assignments).current(self.live)
         voted, _, counts = matches.votes()
         others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != a.key]
-        others = [k for k in others if (min(k, a.key), max(k, a.key)) not in done][:CANDIDATES]
+        others = [k for k in others if (min(k, a.key), max(k, a.key)) not in self.done][:CANDIDATES]
         found = self.catalog.records(others)
         for other in others:
             b = found.get(other)
