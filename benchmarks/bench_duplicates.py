@@ -78,12 +78,10 @@ def platemark_relations(bench: Path, work: Path) -> tuple[dict[frozenset[str], s
     return {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in pairs}, took, records
 
 
-def phash_neighbours(bench: Path, ids: set[str]) -> set[frozenset[str]]:
-    """Pairs of these records whose PHashes are within PHASH_THRESHOLD bits."""
+def phash_neighbours(folder: Path, ids: set[str]) -> set[frozenset[str]]:
+    """Pairs of these records (images `folder/<id>.jpg`) whose PHashes are within PHASH_THRESHOLD bits."""
     names = sorted(ids)
-    bits = np.array(
-        [np.unpackbits(perceptual_hash(load_image(bench / "woodcuts" / "images" / f"{n}.jpg"))) for n in names]
-    )
+    bits = np.array([np.unpackbits(perceptual_hash(load_image(folder / f"{n}.jpg"))) for n in names])
     distances = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
     return {
         frozenset((names[i], names[j])) for i, j in zip(*np.nonzero(distances <= PHASH_THRESHOLD), strict=True) if i < j
@@ -172,8 +170,7 @@ def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], 
         for y in names[i + 1 :]
         if x.split("__")[0] == y.split("__")[0]
     }
-    hashes = {n: np.unpackbits(perceptual_hash(load_image(folder / f"{n}.jpg"))) for n in names}
-    close = {pair for pair in expected if (hashes[min(pair)] != hashes[max(pair)]).sum() <= PHASH_THRESHOLD}
+    close = phash_neighbours(folder, set(names))
     rows = []
     for relation in ("identical", "rescan", "detail", "same_plate", "mirror"):
         wanted = {pair for pair, r in expected.items() if r == relation}
@@ -231,7 +228,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     vetted = vetted_pairs(args.bench)
     found, took, records = platemark_relations(args.bench, args.work)
-    close = phash_neighbours(args.bench, {record for a, b, _ in vetted for record in (a, b)})
+    close = phash_neighbours(args.bench / "woodcuts" / "images", {record for a, b, _ in vetted for record in (a, b)})
     rows = []
     for relation in ("same_block", "other_state", "copy", "different"):
         pairs = [frozenset((a, b)) for a, b, r in vetted if r == relation]
