@@ -276,6 +276,13 @@ def groups(pairs: Iterable[DuplicatePair]) -> list[list[int]]:
     return [ranked[group] for group in order]
 
 
+def by_group(pairs: list[DuplicatePair]) -> list[tuple[int, DuplicatePair]]:
+    """Each pair with its group's number (from 1, as `groups` ranks them), group by group; within a
+    group the pairs keep their order (most certain first, from `duplicate_pairs`)."""
+    number = {key: n for n, group in enumerate(groups(pairs), start=1) for key in group}
+    return sorted(((number[pair.a.key], pair) for pair in pairs), key=lambda numbered: numbered[0])
+
+
 #: Columns of `duplicates --csv` and of the review page's export; regions are [[x, y] x 4] in the
 #: record's image pixels.
 CSV_COLUMNS = (
@@ -300,7 +307,7 @@ CSV_COLUMNS = (
 
 def write_csv(pairs: list[DuplicatePair], handle: IO[str]) -> None:
     """The pairs as CSV (CSV_COLUMNS), with their group numbers; no cell can run as a spreadsheet formula."""
-    group_of = {key: number for number, group in enumerate(groups(pairs), start=1) for key in group}
+    group_of = {pair.a.key: number for number, pair in by_group(pairs)}
     writer = csv.writer(handle)
     writer.writerow(CSV_COLUMNS)
     for pair in pairs:

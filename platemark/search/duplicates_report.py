@@ -9,7 +9,7 @@ from pathlib import Path
 
 from platemark.errors import UnreadableImage
 from platemark.images import encode_jpeg, load_image
-from platemark.search.duplicates import DuplicatePair, groups
+from platemark.search.duplicates import DuplicatePair, by_group
 from platemark.store.base import Catalog, StoredRecord
 
 #: Pairs shown; the CSV has them all.
@@ -31,20 +31,19 @@ def write_duplicates_report(pairs: list[DuplicatePair], path: str | Path, *, cat
     """
     counts = Counter(pair.relation for pair in pairs)
     rows = "".join(f"<tr><th>{html.escape(r)}</th><td>{n}</td></tr>" for r, n in counts.most_common())
-    group_of = {key: number for number, group in enumerate(groups(pairs), start=1) for key in group}
-    ordered = sorted(pairs, key=lambda pair: group_of[pair.a.key])[:MAX_PAIRS]
+    numbered = by_group(pairs)
     parts = [
         "<!doctype html><html lang='en'><meta charset='utf-8'><title>platemark duplicates</title>",
         f"<style>{STYLE}</style><h1>platemark duplicates</h1>",
-        f"<p>{len(pairs)} pair(s) in {len(set(group_of.values()))} group(s)"
+        f"<p>{len(pairs)} pair(s) in {numbered[-1][0] if numbered else 0} group(s)"
         + (f"; the first {MAX_PAIRS} are shown, the CSV has all" if len(pairs) > MAX_PAIRS else "")
         + f".</p><table>{rows}</table>",
     ]
-    group = 0
-    for pair in ordered:
-        if group_of[pair.a.key] != group:
-            group = group_of[pair.a.key]
-            parts.append(f"<h2>Group {group}</h2>")
+    shown = 0
+    for number, pair in numbered[:MAX_PAIRS]:
+        if number != shown:
+            shown = number
+            parts.append(f"<h2>Group {number}</h2>")
         parts.append(_pair(pair, catalog))
     parts.append("</html>")
     Path(path).write_text("".join(parts), encoding="utf-8")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from platemark.search.duplicates import DuplicatePair, decide, duplicate_pairs, groups, write_csv
+from platemark.search.duplicates import DuplicatePair, by_group, decide, duplicate_pairs, write_csv
 from platemark.web.deps import CatalogDep, require_curator
 from platemark.web.routes.public import record_public
 from platemark.web.schemas import DuplicateDecisionPublic, DuplicatePairPublic, DuplicatesPublic, ErrorPublic
@@ -19,20 +19,29 @@ router = APIRouter(
     responses={401: {"model": ErrorPublic, "description": "No or a wrong curator password, or the view is off."}},
 )
 
-Collection = Annotated[str | None, Query(max_length=200, description="Only pairs with a record of this collection.")]
-Relation = Annotated[str | None, Query(max_length=40, description="Only pairs of this relation.")]
-Across = Annotated[bool, Query(description="Also pairs of records of different collections.")]
-Undecided = Annotated[bool, Query(description="Only pairs no curator has decided about.")]
+
+def _matching_pairs(
+    catalog: CatalogDep,
+    collection: Annotated[
+        str | None, Query(max_length=200, description="Only pairs with a record of this collection.")
+    ] = None,
+    relation: Annotated[str | None, Query(max_length=40, description="Only pairs of this relation.")] = None,
+    across_collections: Annotated[bool, Query(description="Also pairs of records of different collections.")] = False,
+    undecided: Annotated[bool, Query(description="Only pairs no curator has decided about.")] = False,
+) -> list[DuplicatePair]:
+    """The stored pairs the query's filters admit (both routes take the same filters)."""
+    return duplicate_pairs(
+        catalog, collection=collection, across_collections=across_collections, relation=relation, undecided=undecided
+    )
+
+
+PairsDep = Annotated[list[DuplicatePair], Depends(_matching_pairs)]
 
 
 @router.get("", response_model=DuplicatesPublic, responses={400: {"model": ErrorPublic}})
 def list_duplicates(
     request: Request,
-    catalog: CatalogDep,
-    collection: Collection = None,
-    relation: Relation = None,
-    across_collections: Across = False,
-    undecided: Undecided = False,
+    pairs: PairsDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DuplicatesPublic:
@@ -41,27 +50,15 @@ def list_duplicates(
     The pairs are those the last `platemark duplicates` run kept. Send the curator password
     (PLATEMARK_CURATOR_TOKEN) as `Authorization: Bearer <password>`.
     """
-    pairs = duplicate_pairs(
-        catalog, collection=collection, across_collections=across_collections, relation=relation, undecided=undecided
-    )
-    group_of = {key: number for number, group in enumerate(groups(pairs), start=1) for key in group}
-    ordered = sorted(pairs, key=lambda pair: group_of[pair.a.key])  # stable: most certain first within a group
-    data = [_public(request, pair, group_of[pair.a.key]) for pair in ordered[offset : offset + limit]]
-    return DuplicatesPublic(data=data, count=len(pairs), groups=len(set(group_of.values())), offset=offset, limit=limit)
+    numbered = by_group(pairs)
+    data = [_public(request, pair, number) for number, pair in numbered[offset : offset + limit]]
+    groups = numbered[-1][0] if numbered else 0
+    return DuplicatesPublic(data=data, count=len(pairs), groups=groups, offset=offset, limit=limit)
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def export_duplicates(
-    catalog: CatalogDep,
-    collection: Collection = None,
-    relation: Relation = None,
-    across_collections: Across = False,
-    undecided: Undecided = False,
-) -> Response:
+def export_duplicates(pairs: PairsDep) -> Response:
     """The pairs and their decisions as CSV: the columns of `platemark duplicates --csv`."""
-    pairs = duplicate_pairs(
-        catalog, collection=collection, across_collections=across_collections, relation=relation, undecided=undecided
-    )
     out = io.StringIO()
     write_csv(pairs, out)
     headers = {"Content-Disposition": 'attachment; filename="platemark-duplicates.csv"'}
