@@ -4,8 +4,8 @@
 // web twin of `platemark search DIR --csv`.
 
 import {
-  $, ApiError, badgeClass, claimsMatch, csvText, dropArea, el, labelOf, matched, overlay, showError, showStatus,
-  startPage, strength, upload, uploadablePhoto, verdictOf,
+  $, ApiError, badgeClass, claimsMatch, csvText, download, dropArea, el, labelOf, matched, overlay, showError,
+  showStatus, startPage, strength, upload, uploadablePhoto, verdictOf,
 } from "./common.js";
 import { languageReady, t } from "./i18n.js";
 
@@ -178,13 +178,7 @@ function downloadCsv() {
       best ? best.score : "", best ? best.record.metadata.title || "" : "", row.elapsed_ms ?? "", row.error || "",
       row.search_id ? new URL(`./#search=${row.search_id}`, location.href).href : ""];
   });
-  const link = el("a");
-  link.href = URL.createObjectURL(new Blob([csvText([header, ...lines])], { type: "text/csv" }));
-  link.download = "platemark-batch.csv";
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  download(new Blob([csvText([header, ...lines])], { type: "text/csv" }), "platemark-batch.csv");
 }
 
 async function clearTable() {

@@ -214,3 +214,14 @@ export function csvText(rows) {
   const cell = (value) => `"${spreadsheetSafe(value ?? "").replaceAll('"', '""')}"`;
   return rows.map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
 }
+
+// Hands a file made in the page to the browser's downloads.
+export function download(blob, name) {
+  const link = el("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}

@@ -3,7 +3,7 @@
 // another impression, different). Decisions are kept on the server and decided pairs are not
 // proposed again. The API wants the curator password, kept for this tab only (as the curator view's).
 
-import { $, api, el, overlay, showError, showStatus, startPage } from "./common.js";
+import { $, api, download, el, overlay, showError, showStatus, startPage } from "./common.js";
 import { number, t } from "./i18n.js";
 
 const KEY = "platemark.curator";
@@ -127,13 +127,7 @@ async function downloadCsv() {
     return showError(t("error.unreachable"));
   }
   if (!response.ok) return showError(t("dups.export_failed"));
-  const link = el("a");
-  link.href = URL.createObjectURL(await response.blob());
-  link.download = "platemark-duplicates.csv";
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  download(await response.blob(), "platemark-duplicates.csv");
 }
 
 $("#login").addEventListener("submit", (event) => {
