@@ -748,15 +748,14 @@ class Catalog(ABC):
         }
 
     # -- duplicates ------------------------------------------------------------------------------
-    def unexamined(self, keys: Iterable[int] | None = None) -> dict[int, str]:
-        """{key: content hash} of records (of `keys`, or all) not examined for duplicates at their
-        current content: new ones, and ones whose image a later ingest changed."""
+    def unexamined(self) -> dict[int, str]:
+        """{key: content hash} of the records not examined for duplicates at their current content:
+        new ones, and ones whose image a later ingest changed."""
         rows = self.execute(
             "SELECT r.id, r.content_hash FROM records r LEFT JOIN duplicates_examined e ON e.record = r.id"
             " WHERE e.content_hash IS NULL OR e.content_hash <> r.content_hash ORDER BY r.id"
-        ).fetchall()
-        wanted = None if keys is None else set(keys)
-        return {key: content for key, content in rows if wanted is None or key in wanted}
+        )
+        return dict(rows.fetchall())
 
     def keys_with_content(self, content_hash: str) -> list[int]:
         """Keys of the records whose image file has this content hash."""
