@@ -360,23 +360,37 @@ class _Examiner:
         """The new pairs of these records (each pair once per run)."""
         records = self.catalog.records(keys)
         done = self.done  # pairs found in this run, from either side
-        for key, points, descriptors in self.catalog.local_features(keys):
-            a = records[key]
+        found = [(records[key], points, descriptors) for key, points, descriptors in self.catalog.local_features(keys)]
+        passes = [(False, ASSIGNMENTS)] + ([(True, MIRRORED_ASSIGNMENTS)] if self.mirrors else [])
+        features = [LocalFeatures(points, descriptors, a.width, a.height) for a, points, descriptors in found]
+        looked_up = {mirrored: self._looked_up(features, mirrored, assignments) for mirrored, assignments in passes}
+        for number, (a, _, _) in enumerate(found):
             same = self.catalog.records(self.catalog.keys_with_content(a.content_hash))
             for pair in _identical(a, same):
                 if (pair.a.key, pair.b.key) not in done:
                     done.add((pair.a.key, pair.b.key))
                     yield pair
-            features = LocalFeatures(points, descriptors, a.width, a.height)
-            passes = [features, features.mirrored()] if self.mirrors else [features]
-            for mirrored, side in enumerate(passes):
-                for pair in self._pairs(a, side, bool(mirrored)):
+            for mirrored, _ in passes:
+                for pair in self._pairs(a, *looked_up[mirrored][number], mirrored):
                     done.add((pair.a.key, pair.b.key))
                     yield pair
 
-    def _pairs(self, a: StoredRecord, features: LocalFeatures, mirrored: bool) -> Iterable[DuplicatePair]:
-        assignments = MIRRORED_ASSIGNMENTS if mirrored else ASSIGNMENTS
-        matches = self.index.matches(features.descriptors, assignments).current(self.live)
+    def _looked_up(
+        self, features: list[LocalFeatures], mirrored: bool, assignments: int
+    ) -> list[tuple[LocalFeatures, np.ndarray]]:
+        """Each record's features (mirrored, for the mirror pass) with their words, assigned in one call
+        for all the records: per call, assigning costs a pass over the vocabulary (30% of a 20k run)."""
+        sides = [f.mirrored() if mirrored else f for f in features]
+        if not sides:
+            return []
+        words = self.index.codebook.assign(np.concatenate([side.descriptors for side in sides]), assignments)
+        split = np.cumsum([len(side.descriptors) for side in sides])[:-1]
+        return list(zip(sides, np.split(words, split), strict=True))
+
+    def _pairs(
+        self, a: StoredRecord, features: LocalFeatures, words: np.ndarray, mirrored: bool
+    ) -> Iterable[DuplicatePair]:
+        matches = self.index.matches(features.descriptors, words.shape[1], words).current(self.live)
         voted, _, counts = matches.votes()
         others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != a.key]
         others = [k for k in others if (min(k, a.key), max(k, a.key)) not in self.done][:CANDIDATES]

@@ -96,16 +96,21 @@ class WordIndex:
             return held
         return cls.load(catalog) if active is not None else None
 
-    def matches(self, descriptors: np.ndarray, assignments: int = MULTIPLE_ASSIGNMENT) -> Matches:
+    def matches(
+        self, descriptors: np.ndarray, assignments: int = MULTIPLE_ASSIGNMENT, assigned: np.ndarray | None = None
+    ) -> Matches:
         """Correspondences of photo descriptors ((N, 128) RootSIFT) with every indexed record.
 
         Each photo keypoint keeps its best correspondence per record, and each reference keypoint
         its best photo keypoint, as a nearest-neighbour test would. `assignments`: words each
-        keypoint is looked up under.
+        keypoint is looked up under; `assigned`: those words ((N, assignments), `Codebook.assign`)
+        when they are known already: assigning many images' keypoints in one call costs one pass
+        over the vocabulary instead of one per image.
         """
         if len(descriptors) == 0:
             return Matches.none()
-        assigned = self.codebook.assign(descriptors, assignments)
+        if assigned is None:
+            assigned = self.codebook.assign(descriptors, assignments)
         query = np.repeat(np.arange(len(descriptors)), assigned.shape[1])
         words = assigned.ravel()
         signatures = self.codebook.signatures(np.repeat(descriptors, assigned.shape[1], axis=0), words)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import cv2
+import faiss
 import numpy as np
 
 from platemark.errors import UnreadableImage
@@ -119,16 +120,26 @@ def thumbnail(catalog: Catalog, name: str) -> np.ndarray | None:
 
 def _coverage(points: np.ndarray, inliers: np.ndarray, footprint: list[list[float]], size: tuple[int, int]) -> float:
     """Share of the record's keypoints inside the photo's footprint that lie near an inlier."""
-    outline = np.float32(footprint).reshape(-1, 1, 2)
-    inside = np.array([cv2.pointPolygonTest(outline, (float(x), float(y)), False) >= 0 for x, y in points], bool)
-    points = points[inside] if len(points) else points
+    points = points[_inside(points, np.float32(footprint))] if len(points) else points
     if not len(points):
         return 1.0  # nothing in the overlap to disagree with
     if not len(inliers):
         return 0.0
     reach = max(NEAR * max(size), np.sqrt(SPARSE_COVER * _area(footprint) / (np.pi * len(inliers))))
-    nearest = np.min(((points[:, None, :] - inliers[None, :, :]) ** 2).sum(axis=2), axis=1)
+    nearest = faiss.knn(np.float32(points), np.float32(inliers), 1)[0].ravel()  # squared distances
     return float((nearest <= reach**2).mean())
+
+
+def _inside(points: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """Which (N, 2) points lie inside a polygon ((K, 2) corners), by counting the edges a ray to the
+    right crosses: one pass per edge for all points, where OpenCV tests one point per call."""
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), bool)
+    for (x1, y1), (x2, y2) in zip(outline, np.roll(outline, -1, axis=0), strict=True):
+        spans = (y1 > y) != (y2 > y)
+        crossing = x1 + (y - y1) * (x2 - x1) / np.where(y2 == y1, 1.0, y2 - y1)
+        inside ^= spans & (x < crossing)
+    return inside
 
 
 def _colour_difference(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from platemark.search.engine import Searcher, SearchHit
-from platemark.search.relation import Relation
+from platemark.search.relation import Relation, _inside
 from platemark.simulate.photos import PhotoSettings, phone_photo
 
 STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0, frame=0)
@@ -66,3 +66,13 @@ def test_few_inliers_on_a_smooth_print_still_make_the_sheet(searcher: Searcher, 
     """The demo's photo of the moon: 26 inliers on craters, smooth ground between them."""
     hit = hit_on(searcher, phone_photo(sample_images["moon"], np.random.default_rng(5)), "moon")
     assert hit.relation == Relation.SAME_SHEET
+
+
+def test__inside_agrees_with_opencv_on_footprints() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        outline = cv2.convexHull(rng.uniform(0, 1000, (6, 2)).astype(np.float32)).reshape(-1, 2)
+        points = rng.uniform(-100, 1100, (500, 2)).astype(np.float32)
+        contour = outline.reshape(-1, 1, 2)
+        expected = [cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in points]
+        assert _inside(points, outline).tolist() == expected
