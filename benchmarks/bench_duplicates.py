@@ -35,6 +35,7 @@ import argparse
 import csv
 import shutil
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import cv2
@@ -48,7 +49,7 @@ from platemark.search.duplicates import duplicate_pairs, update_duplicates
 from platemark.store import open_catalog
 
 COLUMNS = ("vetted", "pairs", "platemark_found", "platemark_as", "phash_found")
-SCALE_COLUMNS = ("records", "seconds", "records_per_s", "pairs", "relations")
+SCALE_COLUMNS = ("records", "seconds", "ms_per_record", "growth", "pairs", "pairs_per_record", "relations")
 SYNTHETIC_COLUMNS = ("relation", "expected", "reported", "correct", "precision", "recall", "phash_found")
 VARIANTS = ("copy", "rescan", "detail", "mirror", "impression")
 #: imagededup's default Hamming threshold for PHash.
@@ -211,10 +212,19 @@ def scale_row(location: Path) -> dict:
     return {
         "records": records,
         "seconds": round(took),
-        "records_per_s": round(records / took, 1),
+        "ms_per_record": round(1000 * took / records, 1),
         "pairs": len(pairs),
+        "pairs_per_record": round(len(pairs) / records, 2),
         "relations": dict(Counter(p.relation for p in pairs)),
     }
+
+
+def with_growth(rows: list[dict]) -> list[dict]:
+    """Each row with the exponent k of time ~ records^k from the row before (1: linear)."""
+    for before, row in pairwise(rows):
+        growth = np.log(row["seconds"] / before["seconds"]) / np.log(row["records"] / before["records"])
+        row["growth"] = round(float(growth), 2)
+    return rows
 
 
 def main() -> None:
@@ -261,7 +271,7 @@ def main() -> None:
     synthetic = synthetic_rows(args.bench, args.work, vetted, args.seed)
     print_table(synthetic, SYNTHETIC_COLUMNS)
     sizes = [int(size) for size in args.scale_sizes.split(",") if size]
-    scale = [scale_row(scale_catalog(args.bench, args.scale_work, size)) for size in sizes]
+    scale = with_growth([scale_row(scale_catalog(args.bench, args.scale_work, size)) for size in sizes])
     if scale:
         print_table(scale, SCALE_COLUMNS)
     save_results(

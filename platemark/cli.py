@@ -558,7 +558,8 @@ def _transfer(source: str, source_media: Path | None, target: str, target_media:
     ):
         report = copy_catalog(origin, destination)
         click.echo(
-            f"copied {report.records} records, {report.searches} saved searches and {report.media_files} "
+            f"copied {report.records} records, {report.searches} saved searches, {report.answers} answers, "
+            f"{report.duplicate_pairs} duplicate pairs, {report.decisions} decisions and {report.media_files} "
             f"media files from {origin.location} to {destination.location}"
         )
         indexed = update_index(destination)  # the local-feature index is made anew: its codebook fits the target

@@ -757,6 +757,11 @@ class Catalog(ABC):
         )
         return dict(rows.fetchall())
 
+    def record_names(self) -> dict[int, tuple[str, str]]:
+        """{key: (collection, record id)} of every record: keys are the store's own, names travel."""
+        rows = self.execute("SELECT id, collection, record_id FROM records")
+        return {int(key): (collection, record_id) for key, collection, record_id in rows}
+
     def keys_with_content(self, content_hash: str) -> list[int]:
         """Keys of the records whose image file has this content hash."""
         return [key for (key,) in self.execute("SELECT id FROM records WHERE content_hash = ?", (content_hash,))]
