@@ -22,11 +22,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from multiprocessing import get_context
 from typing import IO
@@ -206,11 +207,66 @@ def duplicate_pairs(
     Raises:
         InvalidQuery: an unknown relation.
     """
+    decisions = catalog.duplicate_decisions()
+    stored = _stored_pairs(catalog, collection, across_collections, relation)
+    return [decided for pair in stored if (decided := _decided(pair, decisions, undecided)) is not None]
+
+
+class DuplicatesListing:
+    """The stored pairs numbered by group, for a review page that pages through them.
+
+    Reading 100k pairs takes seconds, so each filter's numbered pairs are kept, and read again only
+    when pairs may have changed (`Catalog.duplicates_version`: a `duplicates` run, a record changed
+    or deleted). Curators' decisions are read on every call, so deciding a pair costs no re-read,
+    and group numbers stay put while curators work through them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[int, int] | None = None
+        self._numbered: dict[tuple[str | None, bool, str | None], list[tuple[int, DuplicatePair]]] = {}
+
+    def numbered(
+        self,
+        catalog: Catalog,
+        *,
+        collection: str | None = None,
+        across_collections: bool = False,
+        relation: str | None = None,
+        undecided: bool = False,
+    ) -> list[tuple[int, DuplicatePair]]:
+        """(group, pair) of the stored pairs the filters admit (as `duplicate_pairs`), group by group.
+
+        Raises:
+            InvalidQuery: an unknown relation.
+        """
+        version = catalog.duplicates_version()
+        filters = (collection, across_collections, relation)
+        with self._lock:
+            if version != self._version:
+                self._version, self._numbered = version, {}
+            numbered = self._numbered.get(filters)
+        if numbered is None:
+            numbered = by_group(_stored_pairs(catalog, *filters))
+            with self._lock:
+                if version == self._version:
+                    self._numbered[filters] = numbered
+        decisions = catalog.duplicate_decisions()
+        return [
+            (group, decided)
+            for group, pair in numbered
+            if (decided := _decided(pair, decisions, undecided)) is not None
+        ]
+
+
+def _stored_pairs(
+    catalog: Catalog, collection: str | None, across_collections: bool, relation: str | None
+) -> list[DuplicatePair]:
+    """The stored pairs the filters admit, without decisions, most certain first."""
     if relation is not None and relation not in RELATIONS:
         raise InvalidQuery(f"relation must be one of {', '.join(RELATIONS)}, not {relation!r}")
     rows = catalog.duplicate_rows()
     records = catalog.records({key for a, b, *_ in rows for key in (a, b)})
-    decisions = catalog.duplicate_decisions()
     pairs = []
     for key_a, key_b, kind, inliers, evidence in rows:
         a, b = records.get(key_a), records.get(key_b)
@@ -220,11 +276,18 @@ def duplicate_pairs(
             continue
         if collection is not None and collection not in (a.collection, b.collection):
             continue
-        decided = decisions.get(_names(a, b))
-        if undecided and decided is not None:
-            continue
-        pairs.append(DuplicatePair(a, b, kind, inliers, **json.loads(evidence), decision=decided and decided[0]))
+        pairs.append(DuplicatePair(a, b, kind, inliers, **json.loads(evidence)))
     return sorted(pairs, key=lambda p: (RELATIONS.index(p.relation), -p.inliers, p.a.key, p.b.key))
+
+
+def _decided(
+    pair: DuplicatePair, decisions: dict[tuple[tuple[str, str], tuple[str, str]], tuple[str, float]], undecided: bool
+) -> DuplicatePair | None:
+    """The pair with its curator's decision; None if it has one and only undecided pairs are wanted."""
+    decision = decisions.get(_names(pair.a, pair.b))
+    if decision is None:
+        return pair
+    return None if undecided else replace(pair, decision=decision[0])
 
 
 def decide(catalog: Catalog, a: tuple[str, str], b: tuple[str, str], decision: str | None) -> None:

@@ -228,12 +228,19 @@ class Catalog(ABC):
         """Bumped by every change to records, so derived index files can tell they are stale."""
         return int(self.get_meta("generation", "0") or 0)
 
-    def _bump_generation(self) -> None:
+    def _bump_generation(self, counter: str = "generation") -> None:
         """Within a write transaction; atomic, so concurrent writers never reuse a number."""
         self.execute(
-            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key) "
-            "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
+            (counter,),
         )
+
+    def duplicates_version(self) -> tuple[int, int]:
+        """(records' generation, pairs' generation): changes whenever stored duplicate pairs may have,
+        with records (a deleted record takes its pairs) or with a `duplicates` run."""
+        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'duplicates.generation')"))
+        return int(found.get("generation", 0)), int(found.get("duplicates.generation", 0))
 
     def extractors(self) -> dict[str, str]:
         """{role: "name/version"} of the features this catalog holds."""
@@ -770,6 +777,7 @@ class Catalog(ABC):
         """Drop the pairs of these records (all when None) and that they were examined: they are
         examined again, as when their images changed."""
         with self.transaction():
+            self._bump_generation("duplicates.generation")
             if keys is None:
                 self.execute("DELETE FROM duplicate_pairs")
                 self.execute("DELETE FROM duplicates_examined")
@@ -784,6 +792,7 @@ class Catalog(ABC):
         """Keep the pairs found (record_a < record_b, relation, inliers, evidence JSON) and that the
         records were examined ({key: content hash examined}), in one transaction."""
         with self.transaction():
+            self._bump_generation("duplicates.generation")
             self.executemany(
                 "INSERT INTO duplicate_pairs (record_a, record_b, relation, inliers, evidence) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (record_a, record_b) DO UPDATE SET relation = excluded.relation,"

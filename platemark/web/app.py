@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from platemark import errors
+from platemark.search.duplicates import DuplicatesListing
 from platemark.search.saved import SavedSearches
 from platemark.settings import Settings
 from platemark.store.filters import UnknownFilterValue
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.duplicates_listing = DuplicatesListing()
     app.include_router(search.router)
     app.include_router(records.router)
     app.include_router(media.router)

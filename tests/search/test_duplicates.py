@@ -18,6 +18,8 @@ from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound
 from platemark.ingest.pipeline import ingest
 from platemark.search.duplicates import (
     CSV_COLUMNS,
+    DuplicatesListing,
+    by_group,
     decide,
     duplicate_pairs,
     find_duplicates,
@@ -163,3 +165,25 @@ def test_duplicates_report_shows_each_pair_with_both_images_and_regions(
     assert "7 pair(s) in 7 group(s)" in page and page.count("class='pair'") == 7
     assert page.count("data:image/jpeg;base64,") == 14 and page.count("<polygon") >= 12
     assert "same_plate" in page and "Group 7" in page
+
+
+def test_listing_follows_decisions_and_deletions(catalog_copy: Path) -> None:
+    def by_names(numbered) -> dict[frozenset[str], tuple[int, str | None]]:
+        return {frozenset((p.a.record_id, p.b.record_id)): (group, p.decision) for group, p in numbered}
+
+    listing = DuplicatesListing()
+    impression = frozenset(("retina", "retina_impression"))
+    with open_catalog(catalog_copy) as catalog:
+        update_duplicates(catalog)
+        first = listing.numbered(catalog)
+        assert first == by_group(duplicate_pairs(catalog))
+        decide(catalog, ("prints", "retina"), ("prints", "retina_impression"), "other_impression")
+        decided = by_names(listing.numbered(catalog))
+        assert decided[impression] == (by_names(first)[impression][0], "other_impression")
+        assert {pair: group for pair, (group, _) in decided.items()} == {
+            pair: group for pair, (group, _) in by_names(first).items()
+        }  # group numbers stay put while curators decide
+        assert impression not in by_names(listing.numbered(catalog, undecided=True))
+        catalog.delete("prints", ["camera_rescan"])
+        assert listing.numbered(catalog) == by_group(duplicate_pairs(catalog))
+        assert frozenset(("camera", "camera_rescan")) not in by_names(listing.numbered(catalog))

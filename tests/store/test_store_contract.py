@@ -283,10 +283,16 @@ def test_duplicate_pairs_are_kept_forgotten_and_reexamined_when_an_image_changes
     assert store.duplicate_rows() == [(a, b, "rescan", 40, "{}"), (b, c, "detail", 30, "{}")]
     assert add(store, "c", 9) == c  # a new image for c, in place
     assert set(store.unexamined()) == {c}
+    version = store.duplicates_version()
     store.forget_duplicates([c])
     assert store.duplicate_rows() == [(a, b, "rescan", 40, "{}")]
+    assert store.duplicates_version() != version  # a cached listing of the pairs reads them again
+    version = store.duplicates_version()
+    store.save_duplicate_decision(("c", "a"), ("c", "b"), "different", 1.0)
+    assert store.duplicates_version() == version  # decisions are read apart
     store.delete("c", ["a"])
     assert store.duplicate_rows() == []
+    assert store.duplicates_version() != version
 
 
 def test_duplicate_decisions_are_kept_by_record_names_and_withdrawn(store: Catalog) -> None:

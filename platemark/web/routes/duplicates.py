@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from platemark.search.duplicates import DuplicatePair, by_group, decide, duplicate_pairs, write_csv
+from platemark.search.duplicates import DuplicatePair, DuplicatesListing, decide, write_csv
 from platemark.web.deps import CatalogDep, require_curator
 from platemark.web.routes.public import record_public
 from platemark.web.schemas import DuplicateDecisionPublic, DuplicatePairPublic, DuplicatesPublic, ErrorPublic
@@ -21,6 +21,7 @@ router = APIRouter(
 
 
 def _matching_pairs(
+    request: Request,
     catalog: CatalogDep,
     collection: Annotated[
         str | None, Query(max_length=200, description="Only pairs with a record of this collection.")
@@ -28,20 +29,22 @@ def _matching_pairs(
     relation: Annotated[str | None, Query(max_length=40, description="Only pairs of this relation.")] = None,
     across_collections: Annotated[bool, Query(description="Also pairs of records of different collections.")] = False,
     undecided: Annotated[bool, Query(description="Only pairs no curator has decided about.")] = False,
-) -> list[DuplicatePair]:
-    """The stored pairs the query's filters admit (both routes take the same filters)."""
-    return duplicate_pairs(
+) -> list[tuple[int, DuplicatePair]]:
+    """(group, pair) of the stored pairs the query's filters admit (both routes take the same filters),
+    from the worker's listing, which re-reads pairs only after they changed."""
+    listing: DuplicatesListing = request.app.state.duplicates_listing
+    return listing.numbered(
         catalog, collection=collection, across_collections=across_collections, relation=relation, undecided=undecided
     )
 
 
-PairsDep = Annotated[list[DuplicatePair], Depends(_matching_pairs)]
+PairsDep = Annotated[list[tuple[int, DuplicatePair]], Depends(_matching_pairs)]
 
 
 @router.get("", response_model=DuplicatesPublic, responses={400: {"model": ErrorPublic}})
 def list_duplicates(
     request: Request,
-    pairs: PairsDep,
+    numbered: PairsDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DuplicatesPublic:
@@ -50,17 +53,16 @@ def list_duplicates(
     The pairs are those the last `platemark duplicates` run kept. Send the curator password
     (PLATEMARK_CURATOR_TOKEN) as `Authorization: Bearer <password>`.
     """
-    numbered = by_group(pairs)
     data = [_public(request, pair, number) for number, pair in numbered[offset : offset + limit]]
-    groups = numbered[-1][0] if numbered else 0
-    return DuplicatesPublic(data=data, count=len(pairs), groups=groups, offset=offset, limit=limit)
+    groups = len({number for number, _ in numbered})
+    return DuplicatesPublic(data=data, count=len(numbered), groups=groups, offset=offset, limit=limit)
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
-def export_duplicates(pairs: PairsDep) -> Response:
+def export_duplicates(numbered: PairsDep) -> Response:
     """The pairs and their decisions as CSV: the columns of `platemark duplicates --csv`."""
     out = io.StringIO()
-    write_csv(pairs, out)
+    write_csv([pair for _, pair in numbered], out)
     headers = {"Content-Disposition": 'attachment; filename="platemark-duplicates.csv"'}
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
