@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
+from itertools import islice
 from multiprocessing import get_context
 from typing import IO
 
@@ -414,6 +415,7 @@ class _Examiner:
         self.thumbnail = lru_cache(maxsize=256)(partial(thumbnail, catalog))
         self.points = lru_cache(maxsize=256)(self._points)
         self.done: set[tuple[int, int]] = set()  # pairs found in this run, from either side
+        self.shared_contents = catalog.shared_contents()  # identical files, found once per run
 
     def rows(self, keys: list[int]) -> list[tuple[int, int, str, int, str]]:
         """The new pairs of these records as the catalog keeps them."""
@@ -428,7 +430,7 @@ class _Examiner:
         features = [LocalFeatures(points, descriptors, a.width, a.height) for a, points, descriptors in found]
         looked_up = {mirrored: self._looked_up(features, mirrored, assignments) for mirrored, assignments in passes}
         for number, (a, _, _) in enumerate(found):
-            same = self.catalog.records(self.catalog.keys_with_content(a.content_hash))
+            same = self.catalog.records(self.shared_contents.get(a.content_hash, []))
             for pair in _identical(a, same):
                 if (pair.a.key, pair.b.key) not in done:
                     done.add((pair.a.key, pair.b.key))
@@ -455,8 +457,8 @@ class _Examiner:
     ) -> Iterable[DuplicatePair]:
         matches = self.index.matches(features.descriptors, words.shape[1], words).current(self.live)
         voted, _, counts = matches.votes()
-        others = [int(k) for k, n in zip(voted, counts, strict=True) if n >= MIN_VOTES and int(k) != a.key]
-        others = [k for k in others if (min(k, a.key), max(k, a.key)) not in self.done][:CANDIDATES]
+        voted = voted[(counts >= MIN_VOTES) & (voted != a.key)].tolist()  # the best first
+        others = list(islice((k for k in voted if (min(k, a.key), max(k, a.key)) not in self.done), CANDIDATES))
         found = self.catalog.records(others)
         for other in others:
             b = found.get(other)

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -769,9 +770,17 @@ class Catalog(ABC):
         rows = self.execute("SELECT id, collection, record_id FROM records")
         return {int(key): (collection, record_id) for key, collection, record_id in rows}
 
-    def keys_with_content(self, content_hash: str) -> list[int]:
-        """Keys of the records whose image file has this content hash."""
-        return [key for (key,) in self.execute("SELECT id FROM records WHERE content_hash = ?", (content_hash,))]
+    def shared_contents(self) -> dict[str, list[int]]:
+        """{content hash: keys} of the image files more than one record holds: one pass over the
+        records, where a lookup per record would scan them all each time (content_hash has no index)."""
+        rows = self.execute(
+            "SELECT content_hash, id FROM records WHERE content_hash IN"
+            " (SELECT content_hash FROM records GROUP BY content_hash HAVING count(*) > 1) ORDER BY id"
+        )
+        shared: dict[str, list[int]] = defaultdict(list)
+        for digest, key in rows:
+            shared[digest].append(int(key))
+        return dict(shared)
 
     def forget_duplicates(self, keys: Iterable[int] | None = None) -> None:
         """Drop the pairs of these records (all when None) and that they were examined: they are

@@ -295,6 +295,14 @@ def test_duplicate_pairs_are_kept_forgotten_and_reexamined_when_an_image_changes
     assert store.duplicates_version() != version
 
 
+def test_shared_contents_are_the_image_files_several_records_hold(store: Catalog) -> None:
+    first, second = add(store, "a", seed=1), add(store, "b", seed=1)
+    add(store, "c", seed=2)
+    assert store.shared_contents() == {"h1": [first, second]}
+    store.delete("c", ["b"])
+    assert store.shared_contents() == {}
+
+
 def test_duplicate_decisions_are_kept_by_record_names_and_withdrawn(store: Catalog) -> None:
     store.save_duplicate_decision(("c", "b"), ("c", "a"), "other_impression", 10.0)
     store.save_duplicate_decision(("c", "a"), ("c", "b"), "different", 11.0)  # the same pair, either order
