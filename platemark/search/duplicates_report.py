@@ -7,9 +7,9 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from platemark.errors import UnreadableImage
-from platemark.images import encode_jpeg, load_image
+from platemark.images import encode_jpeg
 from platemark.search.duplicates import DuplicatePair, by_group
+from platemark.search.relation import thumbnail
 from platemark.store.base import Catalog, StoredRecord
 
 #: Pairs shown; the CSV has them all.
@@ -66,10 +66,10 @@ def _pair(pair: DuplicatePair, catalog: Catalog) -> str:
 def _figure(record: StoredRecord, region: list[list[float]] | None, catalog: Catalog) -> str:
     """The record's image with the region the other record shows outlined, as inline SVG."""
     caption = f"<figcaption>{html.escape(record.collection)} · {html.escape(record.record_id)}</figcaption>"
-    try:
-        jpeg = encode_jpeg(load_image(catalog.thumbs_dir / record.thumb_name, max_side=256), quality=80)
-    except UnreadableImage:
+    image = thumbnail(catalog, record.thumb_name)
+    if image is None:
         return f"<figure>{caption}</figure>"
+    jpeg = encode_jpeg(image, max_side=256, quality=80)
     outline = ""
     if region:
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in region)
