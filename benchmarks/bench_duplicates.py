@@ -46,6 +46,7 @@ from report import print_table, save_results
 from platemark.images import load_image
 from platemark.ingest.pipeline import ingest, perceptual_hash
 from platemark.search.duplicates import duplicate_pairs, update_duplicates
+from platemark.simulate.impressions import another_impression
 from platemark.store import open_catalog
 
 COLUMNS = ("vetted", "pairs", "platemark_found", "platemark_as", "phash_found")
@@ -105,18 +106,11 @@ def variants(rgb: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
     y, x = int(rng.uniform(0, 1 - side) * height), int(rng.uniform(0, 1 - side) * width)
     detail = rgb[y : y + int(side * height), x : x + int(side * width)]
     detail = cv2.resize(detail, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
-    paper = rng.uniform(0.85, 1.0, 3)  # another sheet's tint
-    inked = 255 * (rgb.astype(np.float32) / 255) ** rng.uniform(0.7, 1.4) * paper
-    hsv = cv2.cvtColor(np.clip(inked, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV)
-    band = slice(int(rng.uniform(0, 0.66) * width), None)  # a third or more coloured by another hand
-    hsv[:, band, 0] = (hsv[:, band, 0].astype(int) + int(rng.integers(30, 150))) % 180
-    hsv[:, band, 1] = np.clip(hsv[:, band, 1].astype(int) + 60, 0, 255)
-    impression = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     return {
         "rescan": rescan(rgb),
         "detail": detail,
         "mirror": rescan(np.ascontiguousarray(rgb[:, ::-1])),
-        "impression": impression,
+        "impression": another_impression(rgb, rng),
     }
 
 

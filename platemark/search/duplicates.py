@@ -40,7 +40,15 @@ from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound
 from platemark.extract.sift import LocalFeatures
 from platemark.index.postings import CurrentPostings
 from platemark.search.local import WordIndex
-from platemark.search.relation import MIN_COVERAGE, Relation, agreement, thumbnail
+from platemark.search.relation import (
+    MAX_INK_DIFFERENCE,
+    MIN_COVERAGE,
+    Relation,
+    agreement,
+    display_image,
+    ink_difference,
+    thumbnail,
+)
 from platemark.search.verify import Verification, verify
 from platemark.spreadsheet import spreadsheet_safe
 from platemark.store.base import Catalog, StoredRecord
@@ -89,6 +97,9 @@ class DuplicatePair:
     #: block reach 0.0004-0.0025, rigid rescans of a woodcut 0.0002-0.0005, but rescans of the hatched test
     #: prints 0.0009: keypoints on hatching sit less precisely than paper shrinks.
     residual: float | None = None
+    #: how differently the two are inked, for pairs that agree everywhere (see relation.ink_difference):
+    #: above MAX_INK_DIFFERENCE, the same lines pulled again, `same_plate`
+    ink_difference: float | None = None
     decision: str | None = field(default=None, compare=False)
 
     def evidence(self) -> dict[str, object]:
@@ -102,6 +113,7 @@ class DuplicatePair:
             "inlier_coverage": self.inlier_coverage,
             "colour_difference": self.colour_difference,
             "residual": self.residual,
+            "ink_difference": self.ink_difference,
         }
 
 
@@ -367,6 +379,7 @@ CSV_COLUMNS = (
     "inlier_coverage",
     "colour_difference",
     "residual",
+    "ink_difference",
     "region_a",
     "region_b",
     "decision",
@@ -393,6 +406,7 @@ def write_csv(pairs: list[DuplicatePair], handle: IO[str]) -> None:
             "" if pair.inlier_coverage is None else pair.inlier_coverage,
             "" if pair.colour_difference is None else pair.colour_difference,
             "" if pair.residual is None else pair.residual,
+            "" if pair.ink_difference is None else pair.ink_difference,
             json.dumps(pair.region_a),
             json.dumps(pair.region_b),
             pair.decision or "",
@@ -417,6 +431,7 @@ class _Examiner:
         self.segments = segments
         self.mirrors = mirrors
         self.thumbnail = lru_cache(maxsize=256)(partial(thumbnail, catalog))
+        self.display_image = lru_cache(maxsize=32)(partial(display_image, catalog))
         self.points = lru_cache(maxsize=256)(self._points)
         self.done: set[tuple[int, int]] = set()  # pairs found in this run, from either side
         self.shared_contents = catalog.shared_contents()  # identical files, found once per run
@@ -495,6 +510,9 @@ class _Examiner:
             relation = "identical" if self._same_pixels(a, b) else "rescan"
         else:
             relation = "detail" if max(coverage_a, coverage_b) >= WHOLE else "overlap"
+        ink = self._ink_difference(a, b, verification) if relation in ("rescan", "detail") else None
+        if ink is not None and ink > MAX_INK_DIFFERENCE:
+            relation = "same_plate"  # the same lines, pulled again
         regions = (verification.query_region, verification.region)
         first, second = (a, b) if a.key < b.key else (b, a)
         region_first, region_second = regions if a.key < b.key else regions[::-1]
@@ -512,7 +530,15 @@ class _Examiner:
             round(evidence.coverage, 3),
             evidence.colour_difference,
             verification.residual,
+            ink,
         )
+
+    def _ink_difference(self, a: StoredRecord, b: StoredRecord, verification: Verification) -> float | None:
+        """How differently a and b are inked where they overlap; None if either image cannot be read."""
+        image, other = self.display_image(a.thumb_name), self.display_image(b.thumb_name)
+        if image is None or other is None or verification.query_region is None:
+            return None
+        return ink_difference(image, (a.width, a.height), other, (b.width, b.height), verification.query_region)
 
     def _same_pixels(self, a: StoredRecord, b: StoredRecord) -> bool:
         """Do two files (say a TIFF and a PNG of one scan) decode to the same pixels? Their display

@@ -55,6 +55,8 @@ def _pair(pair: DuplicatePair, catalog: Catalog) -> str:
         evidence.append(f"{pair.inlier_coverage:.0%} of the overlap agrees")
     if pair.colour_difference is not None:
         evidence.append(f"colour difference {pair.colour_difference:.1f}")
+    if pair.ink_difference is not None:
+        evidence.append(f"ink difference {pair.ink_difference:.2f}")
     if pair.decision:
         evidence.append(f"decided: {pair.decision}")
     return (

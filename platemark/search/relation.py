@@ -9,6 +9,9 @@ Two pieces of evidence the match already has tell them apart:
 - **colour**: another impression has its own inking and hand colouring. After a colour correction
   per channel (lighting, white balance, a faded scan) one sheet's colours agree within a few Lab
   units; another impression's differ where the colourist's brush went elsewhere.
+A third, `ink_difference`, compares two catalogue images line by line (`platemark duplicates` only: a
+phone photo is too blurred and too unevenly lit for it): a sheet's lines are where they were in any
+photograph of it, while another pull of the block spreads or starves them anew.
 Measured on real woodblock impressions and museum photos (benchmarks/bench_impressions.py): the
 thresholds keep 97% of same-sheet photos as "this sheet" and tell 24 of 28 photos of other
 impressions apart; an impression printed from the same block, coloured alike over the whole sheet,
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import cv2
 import faiss
@@ -48,6 +52,19 @@ SPARSE_COVER = 3.0
 COLOUR_PERCENTILE = 90
 #: Colours are compared at this long side, blurred: the hatching becomes tone, misregistration vanishes.
 COLOUR_SIDE = 256
+#: Largest ink difference between two images of one sheet. Measured (benchmarks/bench_duplicates.py) on
+#: the vetted woodcut pairs: 11 real pairs of one sheet photographed or derived twice reach 0.05 (a
+#: digitally smoothed copy; second photos of a panel 0.035), the three real other impressions or states
+#: 0.069 (behind glass), 0.10 and 0.13; rescans and details made here stay below 0.02.
+MAX_INK_DIFFERENCE = 0.06
+#: Lines are compared at half the lower-resolution image's pixels (`cv2.pyrDown`): at full resolution
+#: JPEG noise and the camera's sharpening differ more between two photos of one sheet than ink does;
+#: in tiles of this many pixels, each correlated on its own: uneven lighting and focus stay local.
+INK_TILE = 16
+#: Fewer tiles with detail than this say nothing (a sliver of overlap, a blank sheet).
+MIN_INK_TILES = 12
+#: Blurs tried on either image before comparing, so that a softer photo is not taken for thinner lines.
+INK_BLURS = (0.0, 0.5, 1.0, 1.5)
 
 
 class Relation(StrEnum):
@@ -112,10 +129,108 @@ def agreement(
 def thumbnail(catalog: Catalog, name: str) -> np.ndarray | None:
     """A record's thumbnail (by `StoredRecord.thumb_name`), the `reference` colours are compared on;
     None if it cannot be read."""
+    return _readable(catalog.thumbs_dir / name)
+
+
+def display_image(catalog: Catalog, name: str) -> np.ndarray | None:
+    """A record's display image (by `StoredRecord.thumb_name`), the one its keypoints were found on and
+    ink is compared on; None if it cannot be read."""
+    return _readable(catalog.images_dir / name)
+
+
+def _readable(path: Path) -> np.ndarray | None:
     try:
-        return load_image(catalog.thumbs_dir / name)
+        return load_image(path)
     except UnreadableImage:
         return None
+
+
+def ink_difference(
+    image: np.ndarray,
+    image_size: tuple[int, int],
+    other: np.ndarray,
+    other_size: tuple[int, int],
+    outline: list[list[float]],
+) -> float | None:
+    """How differently two images of one picture are inked, 0 (the same lines) to 1 (unrelated): one
+    minus the median correlation of their fine detail, tile by tile, once the sharper image is laid
+    onto the other by their homography and a dense optical flow (damp paper and lenses bend it) and the
+    tones are matched. None when the overlap holds too few detailed tiles.
+
+    Args:
+        image, other: the two images (RGB), at any size; `image_size` and `other_size` are the (width,
+            height) the outline's coordinates refer to.
+        outline: `other`'s four corners in `image` (unclipped, as `Verification.query_region`).
+    """
+    to_image = cv2.getPerspectiveTransform(_corners(*other_size), np.float32(outline))
+    pixels = [
+        np.diag([im.shape[1] / w, im.shape[0] / h, 1.0]) for im, (w, h) in ((image, image_size), (other, other_size))
+    ]
+    to_image = pixels[0] @ to_image @ np.linalg.inv(pixels[1])  # other's pixels -> image's pixels
+    footprint = cv2.perspectiveTransform(_corners(other.shape[1], other.shape[0])[None], to_image)[0]
+    zoom = np.sqrt(abs(cv2.contourArea(footprint)) / (other.shape[0] * other.shape[1]))  # image px per other px
+    # the sharper image is laid onto the other, at its resolution: no detail is compared that one lacks
+    target, source, onto = (other, image, np.linalg.inv(to_image)) if zoom >= 1 else (image, other, to_image)
+    shrink = min(zoom, 1 / zoom)
+    target = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
+    source = cv2.cvtColor(
+        cv2.resize(source, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
+    )
+    onto = onto @ np.diag([1 / shrink, 1 / shrink, 1.0])
+    size = (target.shape[1], target.shape[0])
+    laid = cv2.warpPerspective(source, onto, size, flags=cv2.INTER_LINEAR)
+    shown = cv2.warpPerspective(np.full(source.shape, 255, np.uint8), onto, size, flags=cv2.INTER_NEAREST)
+    # halved through a Gaussian pyramid: hatching finer than that fades to grey instead of aliasing
+    target, laid, shown = cv2.pyrDown(target), cv2.pyrDown(laid), cv2.pyrDown(shown)
+    size = (target.shape[1], target.shape[0])
+    shown = cv2.erode(shown, np.ones((9, 9), np.uint8)) == 255
+    if shown.sum() < INK_TILE**2:
+        return None
+    laid = np.where(shown, laid, target)  # nothing to align outside the overlap: no flow drifts off it
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(target, laid, None)
+    rows, columns = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    laid = cv2.remap(laid, columns + flow[..., 0], rows + flow[..., 1], cv2.INTER_LINEAR)
+    # fine detail (linear: a blur of the detail is the detail of the blur)
+    first, second = (
+        im - cv2.GaussianBlur(im, (0, 0), 3) for im in (target.astype(np.float32), _tones_matched(laid, target, shown))
+    )
+    differences = [_tile_difference(first, second, shown)] + [
+        _tile_difference(*pair, shown)
+        for blur in INK_BLURS[1:]
+        for pair in ((cv2.GaussianBlur(first, (0, 0), blur), second), (first, cv2.GaussianBlur(second, (0, 0), blur)))
+    ]
+    known = [d for d in differences if d is not None]
+    return round(min(known), 3) if known else None
+
+
+def _tones_matched(image: np.ndarray, model: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """`image` (8-bit grey) with its levels mapped so that their distribution inside `where` is the
+    model's: paler ink, darker paper or another exposure are one monotone map."""
+    mine, theirs = (np.cumsum(np.bincount(im[where], minlength=256)) / where.sum() for im in (image, model))
+    return np.interp(mine, theirs, np.arange(256)).astype(np.float32)[image]
+
+
+def _tile_difference(first: np.ndarray, second: np.ndarray, where: np.ndarray) -> float | None:
+    """One minus the median correlation of two images' fine detail over the INK_TILE tiles inside
+    `where` that hold detail; None if fewer than MIN_INK_TILES do."""
+    rows, columns = first.shape[0] // INK_TILE, first.shape[1] // INK_TILE
+    a, b, inside = (
+        z[: rows * INK_TILE, : columns * INK_TILE]
+        .reshape(rows, INK_TILE, columns, INK_TILE)
+        .transpose(0, 2, 1, 3)
+        .reshape(rows * columns, INK_TILE * INK_TILE)
+        for z in (first, second, where.astype(np.float32))
+    )
+    keep = (inside.min(axis=1) > 0) & (a.std(axis=1) > 4) & (b.std(axis=1) > 1)  # grey levels, 0-255
+    if keep.sum() < MIN_INK_TILES:
+        return None
+    a, b = (t[keep] - t[keep].mean(axis=1, keepdims=True) for t in (a, b))
+    correlation = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return 1.0 - float(np.median(correlation))
+
+
+def _corners(width: float, height: float) -> np.ndarray:
+    return np.float32([[0, 0], [width, 0], [width, height], [0, height]])
 
 
 def _coverage(points: np.ndarray, inliers: np.ndarray, footprint: list[list[float]], size: tuple[int, int]) -> float:

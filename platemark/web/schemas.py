@@ -241,6 +241,11 @@ class DuplicatePairPublic(BaseModel):
     inlier_coverage: float | None = Field(None, description="Share of b's keypoints in the overlap near an inlier.")
     colour_difference: float | None = Field(None, description="Colour difference after a per-channel correction.")
     residual: float | None = Field(None, description="Median inlier residual, share of the long side.")
+    ink_difference: float | None = Field(
+        None,
+        description="How differently the two are inked (0-1), for pairs that agree everywhere: above 0.1 they are "
+        "`same_plate`, the same lines pulled again.",
+    )
     decision: str | None = Field(None, description="A curator's decision: same_record, other_impression, different.")
 
 

@@ -26,6 +26,8 @@ from platemark.search.duplicates import (
     groups,
     update_duplicates,
 )
+from platemark.search.relation import MAX_INK_DIFFERENCE
+from platemark.simulate.impressions import reinked
 from platemark.store import open_catalog
 
 
@@ -52,6 +54,34 @@ def test_duplicates_are_found_and_told_apart(duplicated_catalog: Path) -> None:
     assert region[:, 0].min() == pytest.approx(whole.width / 3, abs=0.05 * whole.width)
     assert region[:, 1].max() == pytest.approx(whole.height / 2, abs=0.05 * whole.height)
     assert part.record_id == "astronaut_detail"
+
+
+def test_the_plate_pulled_again_is_same_plate_not_a_rescan(sample_images: dict, tmp_path: Path) -> None:
+    """An engraving, its rescan, and its plate pulled again in the same colours: only the ink tells the
+    second pull from the sheet."""
+    folder = tmp_path / "prints"
+    folder.mkdir()
+    astronaut = sample_images["astronaut"]
+    rescan = cv2.resize(astronaut[12:-12, 12:-12], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    prints = {
+        "astronaut": astronaut,
+        "astronaut_rescan": np.clip(rescan * 0.9 + 20, 0, 255).astype(np.uint8),
+        "astronaut_pulled_again": reinked(astronaut, np.random.default_rng(2)),
+        "camera": sample_images["camera"],
+        "coffee": sample_images["coffee"],
+    }
+    for name, image in prints.items():
+        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
+    ingest(folder, tmp_path / "catalog", progress=False)
+    with open_catalog(tmp_path / "catalog") as catalog:
+        pairs = find_duplicates(catalog)
+    assert relations(pairs) == {
+        frozenset(("astronaut", "astronaut_rescan")): "rescan",
+        frozenset(("astronaut", "astronaut_pulled_again")): "same_plate",
+        frozenset(("astronaut_rescan", "astronaut_pulled_again")): "same_plate",
+    }
+    pulled = next(p for p in pairs if p.relation == "same_plate")
+    assert pulled.ink_difference > MAX_INK_DIFFERENCE and pulled.colour_difference < 20
 
 
 def test_groups_come_largest_then_most_certain_first_with_the_best_connected_record_first() -> None:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from platemark.search.engine import Searcher, SearchHit
-from platemark.search.relation import Relation, _inside
+from platemark.search.relation import MAX_INK_DIFFERENCE, Relation, _inside, ink_difference
+from platemark.simulate.impressions import reinked
 from platemark.simulate.photos import PhotoSettings, phone_photo
 
 STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0, frame=0)
@@ -66,6 +67,22 @@ def test_few_inliers_on_a_smooth_print_still_make_the_sheet(searcher: Searcher, 
     """The demo's photo of the moon: 26 inliers on craters, smooth ground between them."""
     hit = hit_on(searcher, phone_photo(sample_images["moon"], np.random.default_rng(5)), "moon")
     assert hit.relation == Relation.SAME_SHEET
+
+
+@pytest.mark.parametrize("name", ["camera", "coffee"])
+def test_another_pull_of_the_plate_differs_in_ink_where_a_rescan_does_not(sample_images: dict, name: str) -> None:
+    """Two catalogue images of one engraving: a rescan (cropped, smaller, lighter, recompressed) keeps
+    its lines; the plate pulled again (fatter and broken lines, other paper, stretched) does not."""
+    image = sample_images[name]
+    height, width = image.shape[:2]
+    rescan = cv2.resize(image[10:-10, 10:-10], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    rescan = cv2.imdecode(cv2.imencode(".jpg", np.clip(rescan * 0.9 + 20, 0, 255).astype(np.uint8))[1], 1)
+    in_rescan = [[-7, -7], [width * 0.7 - 7, -7], [width * 0.7 - 7, height * 0.7 - 7], [-7, height * 0.7 - 7]]
+    rescan_size = (rescan.shape[1], rescan.shape[0])
+    assert ink_difference(rescan, rescan_size, image, (width, height), in_rescan) < MAX_INK_DIFFERENCE / 3
+    whole = [[0, 0], [width, 0], [width, height], [0, height]]
+    pulled = reinked(image, np.random.default_rng(1))
+    assert ink_difference(image, (width, height), pulled, (width, height), whole) > MAX_INK_DIFFERENCE
 
 
 def test__inside_agrees_with_opencv_on_footprints() -> None:
