@@ -7,6 +7,11 @@ woodblock, other paper, inking, wear, trimming; 13 of them one panel against the
 `other_state` (4: an etching plate reworked), `copy` (12: the composition re-cut or redrawn) and
 `different` (135, many of them same-titled prints). The folder is ingested as one collection.
 
+Most same_block pairs are two images of one sheet (a record's second photo of a panel, a digital
+derivative); four are other impressions (OTHER_IMPRESSIONS, from the notes and by eye). "One sheet"
+counts how many pairs platemark claims as the sheet (identical, rescan or detail) and how many of those
+are one sheet: a claim on another impression or state is the error a curator would merge records on.
+
 Per vetted relation: how many pairs `update_duplicates` reports, and as which relation; the same for a
 PHash search (OpenCV img_hash, the hash ingest computes; imagededup's PHash default: a pair within 10 of
 64 bits). "Same print" counts same_block and other_state as positives, copy and different as
@@ -18,7 +23,9 @@ Synthetic pairs: 40 prints of the bench collections (20 woodcuts not in any vett
 paintings, 10 museum artworks), each ingested with five variants made here: an exact file copy
 (`identical`), a rescan (margins cropped, resized to 60-80%, colours shifted, JPEG 60-80: `rescan`), a
 detail (35-55% of the sheet, enlarged: `detail`), a mirrored rescan (`mirror`), and another impression
-(paper tinted, ink darker or lighter, and a third of the sheet hand-coloured otherwise: `same_plate`).
+(`platemark.simulate.impressions.another_impression`: lines a pixel fatter or thinner, mottled and
+broken ink, other paper stretched by up to 0.3%, and a third or more of the sheet coloured by another
+hand: `same_plate`).
 Two variants of one print are expected to be related as the stronger change says (mirror, then
 same_plate, then detail, then rescan); prints of different sources as nothing. Per relation:
 precision and recall, and how many of the expected pairs PHash finds.
@@ -58,6 +65,20 @@ PHASH_THRESHOLD = 10
 POSITIVE = {"same_block", "other_state"}
 #: Relations that claim the two records show the same print (one sheet, or one plate).
 SAME_PRINT = {"identical", "rescan", "detail", "same_plate"}
+#: Relations that claim the two records show one sheet.
+ONE_SHEET = {"identical", "rescan", "detail"}
+#: Vetted same_block pairs that are other impressions, not two images of one sheet: "another impression,
+#: photographed behind glass"; a "faded print" on other paper with a torn edge (looked at); a key-block
+#: pull against the colour print, and against its panel. Every other same_block pair is one sheet.
+OTHER_IMPRESSIONS = {
+    frozenset(pair)
+    for pair in (
+        ("pingyang_main102_092", "pingyang_main102_092_p2"),
+        ("pingyang_reg20_016", "pingyang_reg20_016_p2"),
+        ("pingyang_main102_093", "pingyang_reg42_002"),
+        ("pingyang_main102_093_p2", "pingyang_reg42_002"),
+    )
+}
 
 
 def vetted_pairs(bench: Path) -> list[tuple[str, str, str]]:
@@ -78,6 +99,19 @@ def platemark_relations(bench: Path, work: Path) -> tuple[dict[frozenset[str], s
         pairs = duplicate_pairs(catalog)
         records = catalog.count()
     return {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in pairs}, took, records
+
+
+def one_sheet(vetted: list[tuple[str, str, str]], found: dict[frozenset[str], str]) -> dict[str, float]:
+    """Of the vetted pairs platemark claims as one sheet, how many are (same_block, not another impression)."""
+    sheets = {frozenset((a, b)) for a, b, r in vetted if r == "same_block"} - OTHER_IMPRESSIONS
+    claims = {frozenset((a, b)) for a, b, _ in vetted if found.get(frozenset((a, b))) in ONE_SHEET}
+    return {
+        "pairs": len(sheets),
+        "claimed": len(claims),
+        "correct": len(claims & sheets),
+        "precision": round(len(claims & sheets) / max(1, len(claims)), 3),
+        "recall": round(len(claims & sheets) / len(sheets), 3),
+    }
 
 
 def phash_neighbours(folder: Path, ids: set[str]) -> set[frozenset[str]]:
@@ -261,6 +295,12 @@ def main() -> None:
             f"{method}: same print (same_block + other_state) precision {summary[method]['same_print_precision']}"
             f", recall {summary[method]['same_print_recall']}"
         )
+    summary["one_sheet"] = one_sheet(vetted, found)
+    print(
+        f"one sheet: {summary['one_sheet']['claimed']} vetted pairs claimed as one sheet, "
+        f"{summary['one_sheet']['correct']} of them are (precision {summary['one_sheet']['precision']}, "
+        f"recall {summary['one_sheet']['recall']} of {summary['one_sheet']['pairs']})"
+    )
     print(f"update_duplicates over the woodcut catalog ({records} records) took {took:.1f} s")
     synthetic = synthetic_rows(args.bench, args.work, vetted, args.seed)
     print_table(synthetic, SYNTHETIC_COLUMNS)
