@@ -171,6 +171,23 @@ def ink_difference(
     zoom = np.sqrt(abs(cv2.contourArea(footprint)) / (other.shape[0] * other.shape[1]))  # image px per other px
     # the sharper image is laid onto the other, at its resolution: no detail is compared that one lacks
     target, source, onto = (other, image, np.linalg.inv(to_image)) if zoom >= 1 else (image, other, to_image)
+    # only the overlap is compared: each image cut to the rectangle around it (a detail's is small)
+    outline = cv2.perspectiveTransform(_corners(source.shape[1], source.shape[0])[None], onto)[0]
+    area, overlap = cv2.intersectConvexConvex(outline, _corners(target.shape[1], target.shape[0]))
+    if area <= 0:
+        return None
+    (x, y, width, height), (u, v, across, down) = (
+        cv2.boundingRect(np.float32(polygon))
+        for polygon in (overlap, cv2.perspectiveTransform(overlap, np.linalg.inv(onto)))
+    )
+    target, source = target[y : y + height, x : x + width], source[max(0, v) : v + down, max(0, u) : u + across]
+    onto = (
+        np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]])
+        @ onto
+        @ np.array([[1, 0, max(0, u)], [0, 1, max(0, v)], [0, 0, 1]])
+    )
+    if not (target.size and source.size):
+        return None
     shrink = min(zoom, 1 / zoom)
     target = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
     source = cv2.cvtColor(
