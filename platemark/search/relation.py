@@ -53,9 +53,9 @@ COLOUR_PERCENTILE = 90
 #: Colours are compared at this long side, blurred: the hatching becomes tone, misregistration vanishes.
 COLOUR_SIDE = 256
 #: Largest ink difference between two images of one sheet. Measured (benchmarks/bench_duplicates.py) on
-#: the vetted woodcut pairs: 11 real pairs of one sheet photographed or derived twice reach 0.05 (a
-#: digitally smoothed copy; second photos of a panel 0.035), the three real other impressions or states
-#: 0.069 (behind glass), 0.10 and 0.13; rescans and details made here stay below 0.02.
+#: the vetted woodcut pairs: 11 real pairs of one sheet photographed or derived twice reach 0.052 (a
+#: digitally smoothed copy; second photos of a panel 0.045), the three real other impressions or states
+#: 0.065 (behind glass), 0.097 and 0.132; rescans and details made here stay below 0.02.
 MAX_INK_DIFFERENCE = 0.06
 #: Lines are compared at half the lower-resolution image's pixels (`cv2.pyrDown`): at full resolution
 #: JPEG noise and the camera's sharpening differ more between two photos of one sheet than ink does;
@@ -168,7 +168,10 @@ def ink_difference(
     ]
     to_image = pixels[0] @ to_image @ np.linalg.inv(pixels[1])  # other's pixels -> image's pixels
     footprint = cv2.perspectiveTransform(_corners(other.shape[1], other.shape[0])[None], to_image)[0]
-    zoom = np.sqrt(abs(cv2.contourArea(footprint)) / (other.shape[0] * other.shape[1]))  # image px per other px
+    spread = abs(cv2.contourArea(footprint)) if np.isfinite(footprint).all() else 0.0
+    if spread < (2 * INK_TILE) ** 2 or abs(np.linalg.det(to_image)) < 1e-9:
+        return None  # a degenerate outline, or `other` a speck in `image`
+    zoom = np.sqrt(spread / (other.shape[0] * other.shape[1]))  # image px per other px
     # the sharper image is laid onto the other, at its resolution: no detail is compared that one lacks
     target, source, onto = (other, image, np.linalg.inv(to_image)) if zoom >= 1 else (image, other, to_image)
     # only the overlap is compared: each image cut to the rectangle around it (a detail's is small)
@@ -180,15 +183,12 @@ def ink_difference(
         cv2.boundingRect(np.float32(polygon))
         for polygon in (overlap, cv2.perspectiveTransform(overlap, np.linalg.inv(onto)))
     )
-    target, source = target[y : y + height, x : x + width], source[max(0, v) : v + down, max(0, u) : u + across]
-    onto = (
-        np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]])
-        @ onto
-        @ np.array([[1, 0, max(0, u)], [0, 1, max(0, v)], [0, 0, 1]])
-    )
-    if not (target.size and source.size):
-        return None
+    x, y, u, v = max(0, x), max(0, y), max(0, u), max(0, v)  # rounding can put a corner at -1
+    target, source = target[y : y + height, x : x + width], source[v : v + down, u : u + across]
+    onto = np.array([[1, 0, -x], [0, 1, -y], [0, 0, 1]]) @ onto @ np.array([[1, 0, u], [0, 1, v], [0, 0, 1]])
     shrink = min(zoom, 1 / zoom)
+    if min(width, height) < 4 * INK_TILE or min(source.shape[:2]) * shrink < 4 * INK_TILE:
+        return None  # too little overlap for a tile once halved
     target = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY)
     source = cv2.cvtColor(
         cv2.resize(source, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY
@@ -201,8 +201,8 @@ def ink_difference(
     target, laid, shown = cv2.pyrDown(target), cv2.pyrDown(laid), cv2.pyrDown(shown)
     size = (target.shape[1], target.shape[0])
     shown = cv2.erode(shown, np.ones((9, 9), np.uint8)) == 255
-    if shown.sum() < INK_TILE**2:
-        return None
+    if min(size) < 2 * INK_TILE or shown.sum() < MIN_INK_TILES * INK_TILE**2:
+        return None  # a sliver holds no tile (and OpenCV's optical flow crashes on a few-pixel strip)
     laid = np.where(shown, laid, target)  # nothing to align outside the overlap: no flow drifts off it
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(target, laid, None)
     rows, columns = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)

@@ -85,6 +85,21 @@ def test_another_pull_of_the_plate_differs_in_ink_where_a_rescan_does_not(sample
     assert ink_difference(image, (width, height), pulled, (width, height), whole) > MAX_INK_DIFFERENCE
 
 
+def test_ink_difference_gives_up_quietly_on_odd_geometry() -> None:
+    """Slivers, specks, outlines far off the image or folded flat: no comparison, and no crash (OpenCV's
+    optical flow segfaulted on a strip a few pixels high)."""
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        (h1, w1), (h2, w2) = rng.integers(4, 500, 2), rng.integers(4, 500, 2)
+        image, other = (rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in ((h1, w1), (h2, w2)))
+        corners = np.float32([[0, 0], [w1, 0], [w1, h1], [0, h1]])
+        outline = corners * rng.uniform(0.01, 3) + rng.normal(0, rng.uniform(0, 200), (4, 2))
+        found = ink_difference(image, (int(w1), int(h1)), other, (int(w2), int(h2)), outline.tolist())
+        assert found is None or 0 <= found <= 2
+    strip = rng.integers(0, 255, (12, 400, 3), dtype=np.uint8)
+    assert ink_difference(strip, (400, 12), strip, (400, 12), [[0, 0], [400, 0], [400, 12], [0, 12]]) is None
+
+
 def test__inside_agrees_with_opencv_on_footprints() -> None:
     rng = np.random.default_rng(4)
     for _ in range(50):
