@@ -40,6 +40,21 @@ def test_browse_pages_through_the_records(device, server: str) -> None:
     expect(device.locator("#page-info")).to_have_text("1–5 of 15")
 
 
+def test_browse_keeps_words_typed_while_the_page_starts(device, server: str) -> None:
+    """A visitor types before the page has its translations: its first listing must not wipe the box."""
+    held = []
+    device.route("**/locales/en.json", lambda route: held.append(route))
+    device.goto(server + "browse", wait_until="commit")
+    device.fill("#q", "surf MOON")
+    device.wait_for_timeout(200)
+    assert held, "the page asked for its translations"
+    held[0].continue_()
+    expect(device.locator("#status")).to_contain_text("15 records.")
+    assert device.input_value("#q") == "surf MOON"
+    device.click("#text-form button")
+    expect(device.locator("#status")).to_contain_text("1 record. Matching “surf MOON”.")
+
+
 def test_browse_keeps_the_latest_listing_when_an_earlier_answer_arrives_late(device, server: str) -> None:
     held = []
 

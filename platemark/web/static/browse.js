@@ -35,11 +35,13 @@ function goToOffset(offset) {
 
 let latestLoad = 0;
 
-async function load() {
+// Back and Forward put the address's words in the box; otherwise the box keeps what it holds, so
+// that words typed while the page was still starting are not wiped by its first listing.
+async function load({ fromHistory = false } = {}) {
   const ticket = ++latestLoad; // an answer to an earlier listing that arrives late is dropped
   const params = currentParams();
   const request = requestFromParams(params);
-  $("#q").value = params.get("q") || "";
+  if (fromHistory || params.has("q")) $("#q").value = params.get("q") || "";
   restoreFilters(request);
   const query = new URLSearchParams([...params].filter(([name]) => name !== "lang"));
   if (!query.has("limit")) query.set("limit", PAGE_SIZE); // a link may ask for another page size
@@ -88,7 +90,7 @@ $("#text-form").addEventListener("submit", (event) => {
   event.preventDefault();
   listFromForm();
 });
-window.addEventListener("popstate", load);
+window.addEventListener("popstate", () => load({ fromHistory: true }));
 
 await startPage("browse");
 setUpFilters(listFromForm).catch((error) => showError(error.message));
