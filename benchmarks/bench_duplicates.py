@@ -60,6 +60,9 @@ COLUMNS = ("vetted", "pairs", "platemark_found", "platemark_as", "phash_found")
 SCALE_COLUMNS = ("records", "seconds", "ms_per_record", "growth", "pairs", "pairs_per_record", "relations")
 SYNTHETIC_COLUMNS = ("relation", "expected", "reported", "correct", "precision", "recall", "phash_found")
 VARIANTS = ("copy", "rescan", "detail", "mirror", "impression")
+#: How the variants are made; a --work folder whose synthetic catalog was made otherwise (or with
+#: another --seed) is made again. Bump it when `variants` changes.
+SYNTHETIC_VARIANTS = "impression pulled again (simulate.impressions), 2026-11-27"
 #: imagededup's default Hamming threshold for PHash.
 PHASH_THRESHOLD = 10
 POSITIVE = {"same_block", "other_state"}
@@ -177,6 +180,11 @@ def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], 
     rng = np.random.default_rng(seed)
     folder = work / "synthetic" / "images"
     catalog_dir = work / "synthetic-catalog"
+    made_by = work / "synthetic" / "made-by.txt"
+    wanted = f"{SYNTHETIC_VARIANTS} seed {seed}\n"
+    if catalog_dir.exists() and (not made_by.exists() or made_by.read_text() != wanted):
+        shutil.rmtree(catalog_dir)  # made with other variants or another seed: made again
+        shutil.rmtree(folder.parent, ignore_errors=True)
     if not catalog_dir.exists():
         folder.mkdir(parents=True, exist_ok=True)
         for number, source in enumerate(synthetic_sources(bench, vetted, rng)):
@@ -189,6 +197,7 @@ def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], 
         report = ingest(folder.parent, catalog_dir, collection="synthetic", progress=False)
         if not report.ok:
             raise SystemExit(f"ingest of the synthetic pairs failed: {report.failed[:3]}")
+        made_by.write_text(wanted)
     with open_catalog(catalog_dir) as catalog:
         update_duplicates(catalog, again=True)
         found = {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in duplicate_pairs(catalog)}
