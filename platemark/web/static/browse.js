@@ -35,14 +35,15 @@ function goToOffset(offset) {
 
 let latestLoad = 0;
 
-// Back and Forward put the address's words in the box; otherwise the box keeps what it holds, so
-// that words typed while the page was still starting are not wiped by its first listing.
+// Back and Forward put the address's words and filters in the form; otherwise the form keeps what it
+// holds unless the address says otherwise, so that what a visitor typed while the page was still
+// starting is not wiped by its first listing.
 async function load({ fromHistory = false } = {}) {
   const ticket = ++latestLoad; // an answer to an earlier listing that arrives late is dropped
   const params = currentParams();
   const request = requestFromParams(params);
   if (fromHistory || params.has("q")) $("#q").value = params.get("q") || "";
-  restoreFilters(request);
+  if (fromHistory || describeFilters(request)) restoreFilters(request);
   const query = new URLSearchParams([...params].filter(([name]) => name !== "lang"));
   if (!query.has("limit")) query.set("limit", PAGE_SIZE); // a link may ask for another page size
   showStatus(t("browse.loading"), true);
