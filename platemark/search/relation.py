@@ -162,6 +162,33 @@ def ink_difference(
             height) the outline's coordinates refer to.
         outline: `other`'s four corners in `image` (unclipped, as `Verification.query_region`).
     """
+    aligned = _aligned(image, image_size, other, other_size, outline)
+    if aligned is None:
+        return None
+    target, laid, shown = aligned
+    # fine detail (linear: a blur of the detail is the detail of the blur)
+    first, second = (
+        im - cv2.GaussianBlur(im, (0, 0), 3) for im in (target.astype(np.float32), _tones_matched(laid, target, shown))
+    )
+    differences = [_tile_difference(first, second, shown)] + [
+        _tile_difference(*pair, shown)
+        for blur in INK_BLURS[1:]
+        for pair in ((cv2.GaussianBlur(first, (0, 0), blur), second), (first, cv2.GaussianBlur(second, (0, 0), blur)))
+    ]
+    known = [d for d in differences if d is not None]
+    return round(min(known), 3) if known else None
+
+
+def _aligned(
+    image: np.ndarray,
+    image_size: tuple[int, int],
+    other: np.ndarray,
+    other_size: tuple[int, int],
+    outline: list[list[float]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The overlap of the two images in grey, halved: the lower-resolution image's part, the sharper
+    laid onto it by their homography and a dense optical flow, and where it lies (eroded); None when the
+    outline is degenerate or the overlap too small for MIN_INK_TILES tiles."""
     to_image = cv2.getPerspectiveTransform(_corners(*other_size), np.float32(outline))
     pixels = [
         np.diag([im.shape[1] / w, im.shape[0] / h, 1.0]) for im, (w, h) in ((image, image_size), (other, other_size))
@@ -175,8 +202,8 @@ def ink_difference(
     # the sharper image is laid onto the other, at its resolution: no detail is compared that one lacks
     target, source, onto = (other, image, np.linalg.inv(to_image)) if zoom >= 1 else (image, other, to_image)
     # only the overlap is compared: each image cut to the rectangle around it (a detail's is small)
-    outline = cv2.perspectiveTransform(_corners(source.shape[1], source.shape[0])[None], onto)[0]
-    area, overlap = cv2.intersectConvexConvex(outline, _corners(target.shape[1], target.shape[0]))
+    corners = cv2.perspectiveTransform(_corners(source.shape[1], source.shape[0])[None], onto)[0]
+    area, overlap = cv2.intersectConvexConvex(corners, _corners(target.shape[1], target.shape[0]))
     if area <= 0:
         return None
     (x, y, width, height), (u, v, across, down) = (
@@ -207,17 +234,7 @@ def ink_difference(
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(target, laid, None)
     rows, columns = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     laid = cv2.remap(laid, columns + flow[..., 0], rows + flow[..., 1], cv2.INTER_LINEAR)
-    # fine detail (linear: a blur of the detail is the detail of the blur)
-    first, second = (
-        im - cv2.GaussianBlur(im, (0, 0), 3) for im in (target.astype(np.float32), _tones_matched(laid, target, shown))
-    )
-    differences = [_tile_difference(first, second, shown)] + [
-        _tile_difference(*pair, shown)
-        for blur in INK_BLURS[1:]
-        for pair in ((cv2.GaussianBlur(first, (0, 0), blur), second), (first, cv2.GaussianBlur(second, (0, 0), blur)))
-    ]
-    known = [d for d in differences if d is not None]
-    return round(min(known), 3) if known else None
+    return target, laid, shown
 
 
 def _tones_matched(image: np.ndarray, model: np.ndarray, where: np.ndarray) -> np.ndarray:
