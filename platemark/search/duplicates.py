@@ -500,10 +500,10 @@ class _Examiner:
         )
         coverage_b = _share(verification.region, b)  # a's footprint in b
         coverage_a = _share(verification.query_region, a)  # b's outline in a
-        if verification.mirrored:
-            relation = "mirror"
-        elif evidence.coverage < MIN_COVERAGE:  # a shared block or border; the rest disagrees
+        if evidence.coverage < MIN_COVERAGE:  # a shared block or border (a symmetric one, mirrored too)
             relation = "overlap"
+        elif verification.mirrored:
+            relation = "mirror"
         elif evidence.relation() == Relation.SAME_PLATE:
             relation = "same_plate"  # the same lines, other colours
         elif min(coverage_a, coverage_b) >= WHOLE:

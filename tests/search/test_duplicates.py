@@ -84,6 +84,25 @@ def test_the_plate_pulled_again_is_same_plate_not_a_rescan(sample_images: dict, 
     assert pulled.ink_difference > MAX_INK_DIFFERENCE and pulled.colour_difference < 20
 
 
+def test_a_block_shared_in_mirror_image_is_an_overlap_not_a_mirror(sample_images: dict, tmp_path: Path) -> None:
+    """A page that reuses two fifths of a print, reversed: only that part agrees, as a symmetric border
+    shared by two different woodcuts agrees with its own mirror image."""
+    folder = tmp_path / "prints"
+    folder.mkdir()
+    coffee = sample_images["coffee"]
+    height, width = coffee.shape[:2]
+    page = cv2.resize(sample_images["text"], (width, height))
+    page[:, : width * 2 // 5] = coffee[:, ::-1][:, : width * 2 // 5]
+    prints = {"coffee": coffee, "page": page, "camera": sample_images["camera"], "moon": sample_images["moon"]}
+    for name, image in prints.items():
+        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
+    ingest(folder, tmp_path / "catalog", progress=False)
+    with open_catalog(tmp_path / "catalog") as catalog:
+        pairs = find_duplicates(catalog)
+    assert relations(pairs) == {frozenset(("coffee", "page")): "overlap"}
+    assert pairs[0].inlier_coverage < 0.6
+
+
 def test_groups_come_largest_then_most_certain_first_with_the_best_connected_record_first() -> None:
     from types import SimpleNamespace as Record
 
