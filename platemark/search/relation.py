@@ -30,7 +30,7 @@ import numpy as np
 
 from platemark.errors import UnreadableImage
 from platemark.images import load_image
-from platemark.search.verify import Verification
+from platemark.search.verify import Verification, corners
 from platemark.store.base import Catalog
 
 #: Share of the record's keypoints in the overlap that must lie near an inlier for "this sheet": same-sheet
@@ -189,12 +189,12 @@ def _aligned(
     """The overlap of the two images in grey, halved: the lower-resolution image's part, the sharper
     laid onto it by their homography and a dense optical flow, and where it lies (eroded); None when the
     outline is degenerate or the overlap too small for MIN_INK_TILES tiles."""
-    to_image = cv2.getPerspectiveTransform(_corners(*other_size), np.float32(outline))
+    to_image = cv2.getPerspectiveTransform(corners(*other_size), np.float32(outline))
     pixels = [
         np.diag([im.shape[1] / w, im.shape[0] / h, 1.0]) for im, (w, h) in ((image, image_size), (other, other_size))
     ]
     to_image = pixels[0] @ to_image @ np.linalg.inv(pixels[1])  # other's pixels -> image's pixels
-    footprint = cv2.perspectiveTransform(_corners(other.shape[1], other.shape[0])[None], to_image)[0]
+    footprint = cv2.perspectiveTransform(corners(other.shape[1], other.shape[0]), to_image)[:, 0]
     spread = abs(cv2.contourArea(footprint)) if np.isfinite(footprint).all() else 0.0
     if spread < (2 * INK_TILE) ** 2 or abs(np.linalg.det(to_image)) < 1e-9:
         return None  # a degenerate outline, or `other` a speck in `image`
@@ -202,8 +202,8 @@ def _aligned(
     # the sharper image is laid onto the other, at its resolution: no detail is compared that one lacks
     target, source, onto = (other, image, np.linalg.inv(to_image)) if zoom >= 1 else (image, other, to_image)
     # only the overlap is compared: each image cut to the rectangle around it (a detail's is small)
-    corners = cv2.perspectiveTransform(_corners(source.shape[1], source.shape[0])[None], onto)[0]
-    area, overlap = cv2.intersectConvexConvex(corners, _corners(target.shape[1], target.shape[0]))
+    laid_outline = cv2.perspectiveTransform(corners(source.shape[1], source.shape[0]), onto)[:, 0]
+    area, overlap = cv2.intersectConvexConvex(laid_outline, corners(target.shape[1], target.shape[0])[:, 0])
     if area <= 0:
         return None
     (x, y, width, height), (u, v, across, down) = (
@@ -261,10 +261,6 @@ def _tile_difference(first: np.ndarray, second: np.ndarray, where: np.ndarray) -
     a, b = (t[keep] - t[keep].mean(axis=1, keepdims=True) for t in (a, b))
     correlation = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     return 1.0 - float(np.median(correlation))
-
-
-def _corners(width: float, height: float) -> np.ndarray:
-    return np.float32([[0, 0], [width, 0], [width, height], [0, height]])
 
 
 def _coverage(points: np.ndarray, inliers: np.ndarray, footprint: list[list[float]], size: tuple[int, int]) -> float:

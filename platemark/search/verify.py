@@ -85,12 +85,12 @@ def verify(
         return NOT_VERIFIED
     inlier_mask = mask.ravel().astype(bool)
     inliers = int(inlier_mask.sum())
-    ref_corners = _corners(ref_w, ref_h)
+    ref_corners = corners(ref_w, ref_h)
     try:
         photo_outline = cv2.perspectiveTransform(ref_corners, np.linalg.inv(homography))[:, 0]
     except np.linalg.LinAlgError:
         return NOT_VERIFIED
-    footprint = cv2.perspectiveTransform(_corners(*query_size), homography)[:, 0]
+    footprint = cv2.perspectiveTransform(corners(*query_size), homography)[:, 0]
     if not _plausible(photo_outline, query_size) or not _spread(reference_points[inlier_mask], reference_size):
         return Verification(min(inliers, VERIFIED_INLIERS - 1), None, None)
     region = np.column_stack([np.clip(footprint[:, 0], 0, ref_w), np.clip(footprint[:, 1], 0, ref_h)])
@@ -105,7 +105,9 @@ def verify(
     )
 
 
-def _corners(width: int, height: int) -> np.ndarray:
+def corners(width: float, height: float) -> np.ndarray:
+    """An image's four corners, clockwise from the top left, shaped (4, 1, 2) as OpenCV's point
+    functions take them."""
     return np.array([[[0, 0]], [[width, 0]], [[width, height]], [[0, height]]], np.float32)
 
 
