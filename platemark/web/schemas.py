@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from platemark.search.relation import MAX_INK_DIFFERENCE
 from platemark.search.saved import Answer
 
 Quad = list[list[float]]
@@ -243,8 +244,8 @@ class DuplicatePairPublic(BaseModel):
     residual: float | None = Field(None, description="Median inlier residual, share of the long side.")
     ink_difference: float | None = Field(
         None,
-        description="How differently the two are inked (0-1), for pairs that agree everywhere: above 0.1 they are "
-        "`same_plate`, the same lines pulled again.",
+        description="How differently the two are inked (0-1), for pairs that agree everywhere: above "
+        f"{MAX_INK_DIFFERENCE} they are `same_plate`, the same lines pulled again.",
     )
     decision: str | None = Field(None, description="A curator's decision: same_record, other_impression, different.")
 
