@@ -228,20 +228,35 @@ class Searcher:
 
         allowed = self.catalog.keys_matching(where) if where is not None else None
         shortlist = keys[:wanted].tolist()
-        passes = [(side, False) for side in sides] + ([(sides[0], True)] if self.options.try_mirror else [])
         verifications: dict[int, Verification] = {}
         candidates = _Candidates()
-        for side, mirrored in passes:
-            if side not in local:
-                with _timed(stages, "local_features"):
-                    local[side] = self.sift[side].extract(rgb)
+
+        def found_in(side: int, mirrored: bool = False) -> dict[int, Verification]:
             features = local[side].mirrored() if mirrored else local[side]
-            found = self._verify(features, side, mirrored, shortlist, allowed, stages, candidates)
+            return self._verify(features, side, mirrored, shortlist, allowed, stages, candidates)
+
+        def merged(found: dict[int, Verification]) -> bool:
+            """Keep each record's best verification; True once one verified."""
             for key, verification in found.items():
                 if verification.inliers > verifications.get(key, NOT_VERIFIED).inliers:
                     verifications[key] = verification
-            if any(v.verified for v in verifications.values()):
-                break
+            return any(v.verified for v in verifications.values())
+
+        if not merged(found_in(sides[0])) and (len(sides) > 1 or self.options.try_mirror):
+            # The passes go on in order: the larger scales, then the mirrored photo. The larger scales are
+            # extracted on the second core while the mirror pass is verified, so a photo that verifies
+            # nothing (a print not in the collection) waits for the slower of the two, not for both.
+            larger = {side: self._cnn_thread.submit(self.sift[side].extract, rgb) for side in sides[1:]}
+            mirror = found_in(sides[0], mirrored=True) if self.options.try_mirror else {}
+            for side, extracting in larger.items():
+                with _timed(stages, "local_features"):  # the wait for it
+                    local[side] = extracting.result()
+                if merged(found_in(side)):
+                    break
+            else:
+                merged(mirror)  # the mirrored photo counts only when no larger scale verified
+            for extracting in larger.values():
+                extracting.cancel()  # a larger scale not reached is not extracted
 
         if missing := [k for k in verifications if k not in similarity]:
             found_keys, vectors = self.catalog.global_vectors(missing)

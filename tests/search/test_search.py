@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -9,9 +10,10 @@ import pytest
 
 from platemark.demo import sample_image
 from platemark.errors import PlatemarkError, UnreadableImage
+from platemark.extract.sift import QUERY_SIDE
 from platemark.index.build import update_index
 from platemark.search.engine import Searcher
-from platemark.simulate.photos import PhotoSettings, phone_photo
+from platemark.simulate.photos import FAR_AWAY, PhotoSettings, phone_photo
 from platemark.store import Catalog, open_catalog
 from platemark.store.filters import RecordFilter
 
@@ -34,6 +36,20 @@ def test_search_finds_phone_photo_of_print(searcher: Searcher, sample_images: di
 def test_search_finds_rotated_photo(searcher: Searcher, sample_images: dict, turns: int) -> None:
     photo = np.rot90(phone_photo(sample_images["camera"], np.random.default_rng(turns), STEADY), turns)
     assert top_verified(searcher, np.ascontiguousarray(photo))[:1] == ["camera"]
+
+
+def test_search_finds_a_print_photographed_from_far_away_at_the_larger_scale(
+    searcher: Searcher, sample_images: dict
+) -> None:
+    """The camera fills a fifth of this photo: too few keypoints at the first scale to verify, enough at the
+    second, which counts before the mirrored photo is tried."""
+    photo = phone_photo(sample_images["camera"], np.random.default_rng(2), FAR_AWAY)
+    first_scale_only = Searcher(searcher.catalog, replace(searcher.options, query_sides=(QUERY_SIDE,)), searcher.cnn)
+    assert top_verified(first_scale_only, photo) == []
+    response = searcher.search(photo)
+    assert response.results[0].record.record_id == "camera" and response.results[0].verification.verified
+    assert response.results[0].relation == "same_sheet" and not response.results[0].verification.mirrored
+    assert "local_features" in response.stages_ms
 
 
 def test_search_finds_mirrored_scan(searcher: Searcher, sample_images: dict) -> None:
