@@ -159,7 +159,8 @@ class Searcher:
     `threads` sets the process's torch, faiss and OpenCV threads (see `limit_threads`): one per
     search keeps searches fast next to other work; run several searches to use several cores. A
     search computes its global descriptor on a second thread while it extracts the photo's first
-    local features, so on an idle machine one search uses two cores for ~0.1 s.
+    local features, so on an idle machine one search uses two cores for ~0.1 s; a photo that verifies nothing
+    at once has its larger scale extracted there while the mirrored photo is tried.
 
     Example:
         >>> searcher = Searcher(open_catalog("./catalog"))

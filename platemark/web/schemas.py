@@ -123,8 +123,9 @@ class SearchResultPublic(BaseModel):
     elapsed_ms: float
     stages_ms: dict[str, float] = Field(
         description="Where the time went: features (global descriptor and first local features, side by "
-        "side), global, local_votes, fetch, verify; local_features when the first pass verified nothing, and "
-        "verify_exact when a pass verified nothing or a candidate is not indexed yet."
+        "side), global, local_votes, fetch, verify; local_features (the wait for the larger scale, extracted "
+        "while the mirrored photo is tried) when the first pass verified nothing, and verify_exact when a pass "
+        "verified nothing or a candidate is not indexed yet."
     )
 
 
