@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import faiss
 import numpy as np
 
 from platemark.errors import PlatemarkError
@@ -128,14 +129,14 @@ class SearchResponse:
 
 
 def limit_threads(threads: int = 1) -> None:
-    """Let one search use `threads` cores (torch, faiss, OpenCV and numpy's BLAS are process-wide).
+    """Let one search use `threads` cores (torch, OpenCV and numpy's BLAS are process-wide; faiss's OpenMP
+    count is per thread, so each search sets it again on its own thread).
 
     One thread per search is the default everywhere: on a machine that is busy with anything
     else (an ingest, another worker), torch's and OpenMP's threads wait on each other and a
     2-thread search becomes 20 times slower, while a 1-thread search keeps its speed.
     """
     import cv2
-    import faiss
     import threadpoolctl
     import torch
 
@@ -158,9 +159,9 @@ class Searcher:
 
     `threads` sets the process's torch, faiss and OpenCV threads (see `limit_threads`): one per
     search keeps searches fast next to other work; run several searches to use several cores. A
-    search computes its global descriptor on a second thread while it extracts the photo's first
-    local features, so on an idle machine one search uses two cores for ~0.1 s; a photo that verifies nothing
-    at once has its larger scale extracted there while the mirrored photo is tried.
+    search uses a second core only where its own steps are independent, each on one thread: the
+    global descriptor beside the first local features (~0.1 s), the larger scale's features beside
+    the mirror pass when the first pass verified nothing, and two candidates' exhaustive matching.
 
     Example:
         >>> searcher = Searcher(open_catalog("./catalog"))
@@ -179,7 +180,15 @@ class Searcher:
         self.options = options or SearchOptions()
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
-        self._cnn_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platemark-cnn")
+        self.threads = threads
+        self._second_core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platemark-second-core")
+        #: exhaustive matching of several candidates, two at a time (faiss and OpenCV release the GIL)
+        self._matching = ThreadPoolExecutor(
+            max_workers=2,
+            thread_name_prefix="platemark-matching",
+            initializer=faiss.omp_set_num_threads,
+            initargs=(threads,),
+        )
         self.record_count = catalog.count()
         if self.record_count == 0:
             raise PlatemarkError(f"{catalog.location}: the catalog holds no records")
@@ -206,6 +215,7 @@ class Searcher:
             UnknownFilterValue: the filter names a value no record has.
         """
         started = time.perf_counter()
+        faiss.omp_set_num_threads(self.threads)  # OpenMP's count is per thread, and servers search on their own
         stages: dict[str, float] = {}
         query_name = name or ("upload" if isinstance(image, bytes | np.ndarray) else str(image))
         if where is not None and where.empty:
@@ -219,7 +229,7 @@ class Searcher:
         # The global descriptor is computed on a second core while the first local features are:
         # each releases the GIL, and the search takes the longer of the two, not their sum.
         with _timed(stages, "features"):
-            embedding = self._cnn_thread.submit(self.cnn.extract, rgb)
+            embedding = self._second_core.submit(self.cnn.extract, rgb)
             local = {sides[0]: self.sift[sides[0]].extract(rgb)}
             query_vector = embedding.result()
         with _timed(stages, "global"):
@@ -247,7 +257,7 @@ class Searcher:
             # The passes go on in order: the larger scales, then the mirrored photo. The larger scales are
             # extracted on the second core while the mirror pass is verified, so a photo that verifies
             # nothing (a print not in the collection) waits for the slower of the two, not for both.
-            larger = {side: self._cnn_thread.submit(self.sift[side].extract, rgb) for side in sides[1:]}
+            larger = {side: self._second_core.submit(self.sift[side].extract, rgb) for side in sides[1:]}
             mirror = found_in(sides[0], mirrored=True) if self.options.try_mirror else {}
             for side, extracting in larger.items():
                 with _timed(stages, "local_features"):  # the wait for it
@@ -336,11 +346,14 @@ class Searcher:
         exact += [k for k in candidates if k in known.records and k not in current]
         with _timed(stages, "fetch"):
             known.fetch_keypoints(self.catalog, exact)
+
+        def matched(key: int) -> Verification:
+            reference_points, descriptors = known.keypoints[key]
+            query_idx, reference_idx = match_descriptors(features.descriptors, descriptors, opts.ratio)
+            return self._verified(features, known.records[key], query_idx, reference_points[reference_idx])
+
         with _timed(stages, "verify_exact"):
-            for key in exact:
-                reference_points, descriptors = known.keypoints[key]
-                query_idx, reference_idx = match_descriptors(features.descriptors, descriptors, opts.ratio)
-                found = self._verified(features, known.records[key], query_idx, reference_points[reference_idx])
+            for key, found in zip(exact, self._matching.map(matched, exact), strict=True):
                 if found.inliers >= results.get(key, NOT_VERIFIED).inliers:
                     results[key] = found
         if mirrored:  # MAGSAC rejects reflections, so a mirror scan is verified against the mirrored

@@ -185,3 +185,24 @@ def test_searcher_uses_one_thread_so_it_keeps_its_speed_next_to_other_work(catal
     torch.set_num_threads(2)
     Searcher(open_catalog(catalog_location.location, media=catalog_location.media))
     assert torch.get_num_threads() == 1 and faiss.omp_get_max_threads() == 1 and cv2.getNumThreads() == 1
+
+
+def test_a_search_on_a_server_thread_keeps_faiss_to_one_thread(searcher: Searcher, sample_images: dict) -> None:
+    """OpenMP counts threads per thread: a web server's worker thread, or the search's own matching threads,
+    would otherwise run faiss on every core and wait on the other worker's threads."""
+    import threading
+
+    import faiss
+
+    photo = phone_photo(sample_images["moon"], np.random.default_rng(5), STEADY)
+    seen: list[int] = []
+
+    def search_and_look() -> None:
+        searcher.search(photo)
+        seen.append(faiss.omp_get_max_threads())
+        seen.append(searcher._matching.submit(faiss.omp_get_max_threads).result())
+
+    server_thread = threading.Thread(target=search_and_look)
+    server_thread.start()
+    server_thread.join(timeout=60)
+    assert seen == [1, 1]
