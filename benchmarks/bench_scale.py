@@ -1,6 +1,7 @@
 """Search as the catalog grows, with distractors that are distinct images (issue 11).
 
     python benchmarks/bench_scale.py --bench ../shared/bench --sizes 1000,10000,100000
+    python benchmarks/bench_scale.py --reuse --sizes 1000,100000 --compare-with REV   # before and after
 
 Records: the museum collection (287) and the hatched prints (247: aic paintings rendered as engravings
 by `simulate --hatch`, 20 more left out for not-in-collection photos), plus distractors up to each size.
@@ -21,7 +22,8 @@ postings are written through the store's `add_segment`, the real records are ind
 Per size: the full pipeline through `platemark evaluate` in a fresh process (recall@1, not-in-collection
 photos rejected, any wrong record verified, p50/p95, the process's peak RSS), the global CNN kNN alone
 and a PHash search on the same photos (recall@1, p50), the catalog's size on disk, and at the largest
-size the time `update_index` takes to make 1000 newly stored records findable.
+size the time `update_index` takes to make 1000 newly stored records findable. With --compare-with, each
+set is also searched by platemark at that commit (a git worktree), the two alternating --rounds times.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import shutil
 import statistics
@@ -40,7 +43,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-from report import print_table, save_results
+from report import print_table, save_results, worktree
 
 from platemark.evaluate.groundtruth import read_ground_truth
 from platemark.extract.cnn import CNNExtractor
@@ -279,8 +282,9 @@ def _flips(rng: np.random.Generator, bits: int, count: int) -> np.ndarray:
     return mask
 
 
-def platemark_run(location: str, ground_truth: Path) -> tuple[dict, int]:
-    """`platemark evaluate` in a fresh process, as a serve worker searches: its summary and peak RSS (MB)."""
+def platemark_run(location: str, ground_truth: Path, code: Path | None = None) -> tuple[dict, int]:
+    """`platemark evaluate` in a fresh process, as a serve worker searches: its summary and peak RSS (MB).
+    `code`: a checkout of another commit whose platemark to run instead of this one."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (this benchmark) through exec
     launcher = (
         "import atexit, re, runpy, sys;"
@@ -293,10 +297,34 @@ def platemark_run(location: str, ground_truth: Path) -> tuple[dict, int]:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "PYTHONPATH": str(code)} if code else None,
     )
     summary = json.loads(done.stdout[done.stdout.index("{") :])
     rss_kb = int(done.stderr.rsplit("RSS", 1)[1].split()[0])
     return summary, rss_kb // 1024
+
+
+def compared_runs(location: str, ground_truth: Path, before: Path, rounds: int) -> tuple[dict, int, dict]:
+    """This commit's and `before`'s `platemark evaluate`, alternating, `rounds` times each (the machine's
+    speed drifts; alternating lets both see the same drift): this commit's summary with p50/p95 the mean
+    over its rounds, its peak RSS, and `before`'s R@1, p50 and p95 the same way."""
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    rss_mb = 0
+    for _ in range(rounds):
+        runs["before"].append(platemark_run(location, ground_truth, before)[0])
+        summary, rss = platemark_run(location, ground_truth)
+        runs["after"].append(summary)
+        rss_mb = max(rss_mb, rss)
+    mean = {
+        side: {k: round(statistics.mean(r[k] for r in runs[side]), 1) for k in ("latency_ms_p50", "latency_ms_p95")}
+        for side in runs
+    }
+    earlier = {
+        "before_R@1": runs["before"][-1]["recall@1"],
+        "before_p50_ms": mean["before"]["latency_ms_p50"],
+        "before_p95_ms": mean["before"]["latency_ms_p95"],
+    }
+    return {**runs["after"][-1], **mean["after"]}, rss_mb, earlier
 
 
 def peers_run(location: str, ground_truth: Path, hashes: dict[str, np.ndarray], cnn: CNNExtractor) -> dict:
@@ -379,6 +407,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--reuse", action="store_true", help="search the catalogs an earlier run built in --work")
+    parser.add_argument(
+        "--compare-with", metavar="REV", help="also search with platemark at this commit, alternating with this one"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each commit per set with --compare-with")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     real, pool_location, query_sets = staging(args.bench, args.work)
@@ -388,6 +420,7 @@ def main() -> None:
     rows, extra = [], {}
     sizes = [int(s) for s in args.sizes.split(",")]
     with contextlib.ExitStack() as stack:
+        before = stack.enter_context(worktree(args.compare_with, args.work)) if args.compare_with else None
         for backend in args.backends.split(","):
             for size in sizes:
                 saved = args.work / f"{backend}-{size}-hashes.npz"
@@ -403,7 +436,11 @@ def main() -> None:
                     disk_mb = round(catalog.size_on_disk() / 1e6)
                     postings_mb = catalog.index_info()["postings_mb"]
                 for name, ground_truth in query_sets.items():
-                    summary, rss_mb = platemark_run(location, ground_truth)
+                    earlier = {}
+                    if before is None:
+                        summary, rss_mb = platemark_run(location, ground_truth)
+                    else:
+                        summary, rss_mb, earlier = compared_runs(location, ground_truth, before, args.rounds)
                     rows.append(
                         {
                             "backend": backend,
@@ -414,6 +451,7 @@ def main() -> None:
                             "wrong_verified": summary["any_wrong_verified"],
                             "p50_ms": summary["latency_ms_p50"],
                             "p95_ms": summary["latency_ms_p95"],
+                            **earlier,
                             **peers_run(location, ground_truth, hashes, cnn),
                             "worker_rss_mb": rss_mb,
                             "disk_mb": disk_mb,
@@ -423,7 +461,11 @@ def main() -> None:
                     )
                     print(rows[-1], flush=True)
             extra[f"{backend}_index_1000_new_records_s"] = round(findable_after_ingest(location, pool, args.seed), 1)
-    print_table(rows, COLUMNS)
+    compared = ("before_R@1", "before_p50_ms", "before_p95_ms") if args.compare_with else ()
+    print_table(rows, (*COLUMNS[:8], *compared, *COLUMNS[8:]))
+    if args.compare_with:
+        rounds = f"the mean of {args.rounds} alternating runs each"
+        print(f"\nbefore: platemark at {args.compare_with}; p50/p95 are {rounds}")
     for backend in args.backends.split(","):
         took = extra[f"{backend}_index_1000_new_records_s"]
         print(f"\n{backend}: indexing 1000 records added to the {sizes[-1]}-record catalog took {took} s")
@@ -431,7 +473,7 @@ def main() -> None:
         "bench_scale",
         {"rows": rows, **extra},
         ("faiss-cpu", "numpy", "opencv-contrib-python-headless"),
-        f"-scale-{args.backends.replace(',', '-')}",
+        f"-scale-{args.backends.replace(',', '-')}" + (f"-against-{args.compare_with}" if args.compare_with else ""),
     )
 
 
