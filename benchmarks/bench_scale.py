@@ -298,6 +298,7 @@ def platemark_run(location: str, ground_truth: Path, code: Path | None = None) -
         text=True,
         check=True,
         env={**os.environ, "PYTHONPATH": str(code)} if code else None,
+        cwd=code,  # `python -c` puts the working directory first on sys.path: this checkout's platemark otherwise
     )
     summary = json.loads(done.stdout[done.stdout.index("{") :])
     rss_kb = int(done.stderr.rsplit("RSS", 1)[1].split()[0])
@@ -412,6 +413,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each commit per set with --compare-with")
     args = parser.parse_args()
+    args.bench, args.work = args.bench.resolve(), args.work.resolve()  # another checkout runs in its own folder
     args.work.mkdir(parents=True, exist_ok=True)
     real, pool_location, query_sets = staging(args.bench, args.work)
     pool = load_pool(pool_location)
