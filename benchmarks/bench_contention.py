@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from bench_serve import free_port, museum_catalog, start_server
-from report import print_table, save_results, worktree
+from report import checkout_process, print_table, save_results, worktree
 
 from platemark.search.engine import Searcher
 from platemark.store import open_catalog
@@ -39,7 +38,6 @@ from platemark.store import open_catalog
 def ingest_running(collection: Path, scratch: Path, source: Path | None = None) -> Iterator[None]:
     """`platemark ingest` of `collection` over and over in the background, until the block ends."""
     stop = threading.Event()
-    env = {**os.environ, **({"PYTHONPATH": str(source)} if source else {})}
 
     def loop() -> None:
         runs = 0
@@ -49,8 +47,7 @@ def ingest_running(collection: Path, scratch: Path, source: Path | None = None) 
                 [sys.executable, "-m", "platemark", "ingest", str(collection), "--catalog", str(target)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env=env,
-                cwd=source,
+                **checkout_process(source),
             )
             while process.poll() is None and not stop.wait(0.5):
                 pass
@@ -86,14 +83,12 @@ def cli(catalog: str, photos: list[Path], source: Path | None = None) -> list[fl
     with tempfile.TemporaryDirectory() as folder:
         for n, photo in enumerate(photos):
             shutil.copy(photo, Path(folder) / f"{n:04d}.jpg")
-        env = {**os.environ, **({"PYTHONPATH": str(source)} if source else {})}
         result = subprocess.run(
             [sys.executable, "-m", "platemark", "search", folder, "--catalog", catalog, "--json", "--top", "5"],
             capture_output=True,
             text=True,
-            env=env,
-            cwd=source,
             check=True,
+            **checkout_process(source),
         )
     return [response["elapsed_ms"] for response in json.loads(result.stdout)[1:]]  # the first warms up
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
 import shutil
 import statistics
@@ -43,7 +42,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-from report import print_table, save_results, worktree
+from report import checkout_process, print_table, save_results, worktree
 
 from platemark.evaluate.groundtruth import read_ground_truth
 from platemark.extract.cnn import CNNExtractor
@@ -297,8 +296,7 @@ def platemark_run(location: str, ground_truth: Path, code: Path | None = None) -
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(code)} if code else None,
-        cwd=code,  # `python -c` puts the working directory first on sys.path: this checkout's platemark otherwise
+        **checkout_process(code),
     )
     summary = json.loads(done.stdout[done.stdout.index("{") :])
     rss_kb = int(done.stderr.rsplit("RSS", 1)[1].split()[0])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from report import print_table, save_results
+from report import checkout_process, print_table, save_results
 
 from platemark.ingest.pipeline import ingest
 
@@ -39,14 +38,11 @@ def start_server(
 ) -> subprocess.Popen:
     """`platemark serve` on 127.0.0.1:port, once /healthz answers. `env` adds PLATEMARK_* settings;
     `source` serves the platemark of another checkout (a git worktree) instead of this one."""
-    if source is not None:
-        env = {**(env or {}), "PYTHONPATH": str(source)}
     process = subprocess.Popen(
         [sys.executable, "-m", "platemark", "serve", *catalog_args, "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        cwd=source,  # `python -m` puts the working directory first on the path
+        **checkout_process(source, env),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -49,6 +49,14 @@ def build_once(record: Path, build: Callable[[], dict[str, Any]]) -> dict[str, A
     return json.loads(record.read_text())
 
 
+def checkout_process(source: Path | None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for `subprocess` that run `python -m platemark` (or `-c`) from `source`, another
+    checkout (a `worktree`), instead of this one: its folder on PYTHONPATH and as the working directory,
+    which Python puts first on the path. None: this checkout. `env` adds variables either way."""
+    extra = {"PYTHONPATH": str(source)} if source is not None else {}
+    return {"env": {**os.environ, **(env or {}), **extra}, "cwd": source}
+
+
 @contextlib.contextmanager
 def worktree(rev: str, parent: Path) -> Iterator[Path]:
     """A checkout of commit `rev` (a git worktree under `parent`), removed afterwards: run its
