@@ -20,6 +20,11 @@ from platemark.store.base import Catalog, RecordWithFeatures
 from platemark.store.filters import RecordFilter
 from platemark.store.vectors import VectorIndex
 
+#: The approximate index holds 8-bit vectors (store.vectors), whose similarities order close neighbours
+#: only roughly: this many times the neighbours asked for are read back from the catalog and ranked
+#: by their stored vectors.
+RESCORED = 4
+
 
 class SQLiteCatalog(Catalog):
     """Open (or, with create=True, make) a catalog directory.
@@ -104,8 +109,16 @@ class SQLiteCatalog(Catalog):
         allowed = None
         if where is not None and not where.empty:
             allowed = np.isin(index.keys, self.keys_matching(where))
-        rows, sims = index.search(vector, k, allowed)
-        return index.keys[rows], sims
+        if index.exact:
+            rows, sims = index.search(vector, k, allowed)
+            return index.keys[rows], sims
+        rows, _ = index.search(vector, RESCORED * k, allowed)
+        if len(rows) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        keys, vectors = self.global_vectors(index.keys[rows])
+        sims = vectors @ np.asarray(vector, np.float32)
+        order = np.argsort(-sims, kind="stable")[:k]
+        return keys[order], sims[order]
 
     def insert_many(self, records: Iterable[RecordWithFeatures]) -> int:
         added = super().insert_many(records)

@@ -13,6 +13,7 @@ from catalogs import BACKENDS
 from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound, StoreNotMigrated
 from platemark.extract.sift import LocalFeatures
 from platemark.store import Catalog, RecordWithFeatures, open_catalog
+from platemark.store import vectors as vector_module
 from platemark.store.filters import RecordFilter
 
 DIM = 1280  # the PostgreSQL schema holds EfficientNet-Lite0 vectors
@@ -170,6 +171,17 @@ def test_nearest_agrees_with_exact_search(store: Catalog) -> None:
         exact = np.argsort(-(vectors @ query))[:5]
         assert found[0] == keys[probe] and set(found.tolist()) == {keys[i] for i in exact}
         assert np.allclose(sims, np.sort(vectors @ query)[::-1][:5], atol=1e-4)
+
+
+def test_nearest_in_a_large_catalog_reports_exact_similarities(store: Catalog, monkeypatch) -> None:
+    monkeypatch.setattr(vector_module, "ANN_THRESHOLD", 30)  # the embedded store's 8-bit HNSW from 31 records
+    keys = [add(store, f"r{i}", seed=i) for i in range(60)]
+    _, vectors = store.global_vectors()
+    store.warm()
+    query = unit(vectors[7] + np.random.default_rng(6).normal(scale=0.02, size=DIM))
+    found, sims = store.nearest(query, 5)
+    exact = np.sort(vectors @ query)[::-1][:5]
+    assert found[0] == keys[7] and np.allclose(sims, exact, atol=1e-5)
 
 
 def test_nearest_with_filter_returns_only_and_enough_matching_records(store: Catalog) -> None:

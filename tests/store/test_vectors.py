@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import faiss
 import numpy as np
 
 from platemark.store import vectors as vector_module
@@ -36,3 +37,10 @@ def test_search_restricted_to_allowed_rows() -> None:
     allowed[100:] = True
     rows, _ = VectorIndex(np.arange(len(vectors)), vectors).search(vectors[5], 10, allowed)
     assert len(rows) == 10 and all(r >= 100 for r in rows)
+
+
+def test_large_catalog_holds_a_byte_per_dimension(monkeypatch) -> None:
+    monkeypatch.setattr(vector_module, "ANN_THRESHOLD", 1_000)
+    vectors = unit(np.random.default_rng(3).normal(size=(2_000, 64)))
+    index = VectorIndex(np.arange(len(vectors)), vectors)
+    assert faiss.downcast_index(index.index.storage).code_size == 64  # float32 would be 256
