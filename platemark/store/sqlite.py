@@ -21,8 +21,8 @@ from platemark.store.filters import RecordFilter
 from platemark.store.vectors import VectorIndex
 
 #: The approximate index holds 8-bit vectors (store.vectors), whose similarities order close neighbours
-#: only roughly: this many times the neighbours asked for are read back from the catalog and ranked
-#: by their stored vectors.
+#: only roughly: this many times the neighbours asked for (at least ten) are read back from the catalog
+#: and ranked by their stored vectors.
 RESCORED = 4
 
 
@@ -112,7 +112,7 @@ class SQLiteCatalog(Catalog):
         if index.exact:
             rows, sims = index.search(vector, k, allowed)
             return index.keys[rows], sims
-        rows, _ = index.search(vector, RESCORED * k, allowed)
+        rows, _ = index.search(vector, RESCORED * max(k, 10), allowed)
         if len(rows) == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         keys, vectors = self.global_vectors(index.keys[rows])
