@@ -535,10 +535,20 @@ class Catalog(ABC):
     def global_vectors(self, keys: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Keys and global vectors (N, dim) of the given records (all when None), in key order."""
         found, chunks = [], []
+        for chunk_keys, vectors in self.global_vector_chunks(keys):
+            found.append(chunk_keys)
+            chunks.append(vectors)
+        if not chunks:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        return np.concatenate(found), np.concatenate(chunks)
+
+    def global_vector_chunks(self, keys: Iterable[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The same as `global_vectors`, CHUNK records at a time: a million vectors are 5 GB at once."""
         for rows in batched(self._features_of("global", keys), CHUNK):
-            found += [key for key, _ in rows]
-            chunks.append(np.stack([self._decode_vector(value) for _, value in rows]))
-        return np.array(found, np.int64), (np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32))
+            yield (
+                np.array([key for key, _ in rows], np.int64),
+                np.stack([self._decode_vector(value) for _, value in rows]),
+            )
 
     def local_features(self, keys: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(key, points (N, 2), descriptors (N, 128)) of the given records (all when None), in key order."""

@@ -134,8 +134,7 @@ class SQLiteCatalog(Catalog):
         if self._vectors is None or self._vectors.generation != generation:
             self._vectors = VectorIndex.load(self.index_dir, generation)
             if self._vectors is None:
-                keys, vectors = self.global_vectors()
-                self._vectors = VectorIndex(keys, vectors, generation)
+                self._vectors = VectorIndex.streamed(self.count(), self.global_vector_chunks, generation)
                 with contextlib.suppress(OSError):  # a read-only catalog still searches
                     self._vectors.save(self.index_dir)
         return self._vectors

@@ -44,3 +44,23 @@ def test_large_catalog_holds_a_byte_per_dimension(monkeypatch) -> None:
     vectors = unit(np.random.default_rng(3).normal(size=(2_000, 64)))
     index = VectorIndex(np.arange(len(vectors)), vectors)
     assert faiss.downcast_index(index.index.storage).code_size == 64  # float32 would be 256
+
+
+def test_a_large_index_is_streamed_in_chunks_and_agrees_with_exact(monkeypatch) -> None:
+    monkeypatch.setattr(vector_module, "ANN_THRESHOLD", 1_000)
+    rng = np.random.default_rng(4)
+    vectors = unit(rng.normal(size=(5_000, 32)))
+    keys = np.arange(100, 5_100)
+    passes = []
+
+    def chunks():
+        passes.append(1)
+        for start in range(0, len(vectors), 500):
+            yield keys[start : start + 500], vectors[start : start + 500]
+
+    index = VectorIndex.streamed(len(vectors), chunks)
+    assert not index.exact and index.keys.tolist() == keys.tolist() and len(passes) == 2
+    queries = unit(vectors[:50] + rng.normal(scale=0.3, size=(50, 32)))
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    found = [set(index.search(q, 10)[0]) for q in queries]
+    assert np.mean([len(f & set(e)) / 10 for f, e in zip(found, exact, strict=True)]) >= 0.95
