@@ -60,21 +60,20 @@ class VectorIndex:
     def streamed(
         cls, count: int, chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], generation: int = 0
     ) -> VectorIndex:
-        """The index of a catalog's `count` vectors, read as (keys, vectors) chunks by `chunks()`.
-
-        Above ANN_THRESHOLD they are never all in memory at once (a million float32 vectors are
-        5 GB): a first pass samples every TRAINING_STEP-th vector for the quantizer to learn each
-        dimension's range, a second adds them."""
-        if count <= ANN_THRESHOLD:  # small enough to hold at once, and searched exactly
-            parts = list(chunks())
-            if not parts:
-                return cls(np.zeros(0, np.int64), np.zeros((0, 0), np.float32), generation)
-            return cls(np.concatenate([k for k, _ in parts]), np.concatenate([v for _, v in parts]), generation)
-        index = _quantized_hnsw(np.concatenate([vectors[::TRAINING_STEP] for _, vectors in chunks()]))
-        found = []
+        """The index of a catalog's `count` vectors, added as (keys, vectors) chunks read by `chunks()`,
+        never all in memory at once (a million float32 vectors are 5 GB). Above ANN_THRESHOLD a first
+        pass samples every TRAINING_STEP-th vector for the quantizer to learn each dimension's range."""
+        index = None
+        if count > ANN_THRESHOLD:
+            index = _quantized_hnsw(np.concatenate([vectors[::TRAINING_STEP] for _, vectors in chunks()]))
+        found = [np.zeros(0, np.int64)]
         for keys, vectors in chunks():
+            if index is None:
+                index = faiss.IndexFlatIP(vectors.shape[1])
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
             found.append(keys)
+        if index is None:  # an empty catalog
+            index = faiss.IndexFlatIP(1)
         return cls(np.concatenate(found), np.zeros((0, 0), np.float32), generation, index)
 
     @property
