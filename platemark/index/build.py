@@ -30,8 +30,13 @@ SEGMENT_RECORDS = 2000
 MAX_SEGMENTS = 4
 #: Retrain once the catalog holds this many times the descriptors its codebook was trained on.
 RETRAIN_GROWTH = 4
-#: Descriptors sampled to train a codebook (1 GB as float32).
-TRAINING_SAMPLE = 2_000_000
+#: Descriptors sampled to train a codebook: the 4 a word that `Codebook.train` wants, for the widest
+#: vocabulary (2.1 GB as float32 while training). Half as many capped a 500k catalog at 262,144 words,
+#: where a photo's lookups read 109 MB of postings.
+TRAINING_SAMPLE = 4 * MAX_BRANCHING**2
+#: Descriptors are drawn at this multiple of the rate and trimmed to the sample: records differ in size,
+#: and a sample drawn at the exact rate fell a few short of the width it was for half the time.
+OVERSAMPLING = 2
 #: Words merged per read of the posting table.
 MERGE_WORDS = 4096
 
@@ -85,13 +90,16 @@ def train(catalog: Catalog, seed: int = 0) -> Codebook:
     share = min(1.0, TRAINING_SAMPLE / max(total, 1))
     rng = np.random.default_rng(seed)
     chosen = keys if share >= 1 else sorted(rng.choice(keys, min(len(keys), int(len(keys) * share * 4) + 1), False))
-    take = min(1.0, TRAINING_SAMPLE / max(1, total * len(chosen) / len(keys)))
-    sample = []
+    take = min(1.0, OVERSAMPLING * TRAINING_SAMPLE / max(1, total * len(chosen) / len(keys)))
+    parts = []
     for _, _, descriptors in catalog.local_features(chosen):
         if take < 1:
             descriptors = descriptors[rng.random(len(descriptors)) < take]
-        sample.append(descriptors)
-    return Codebook.train(np.concatenate(sample), total, seed)
+        parts.append(descriptors)
+    sample = np.concatenate(parts)
+    if len(sample) > TRAINING_SAMPLE:
+        sample = sample[np.sort(rng.choice(len(sample), TRAINING_SAMPLE, replace=False))]
+    return Codebook.train(sample, total, seed)
 
 
 def _outgrown(catalog: Catalog, codebook: Codebook) -> bool:

@@ -158,3 +158,25 @@ def test_retraining_swaps_the_codebook_in_one_step(store: Catalog) -> None:
     assert report.codebook != first and report.indexed == 8
     assert store.codebook_ids() == {report.codebook: "active"}
     assert best_voted(store, 6) == keys[6]
+
+
+def test_a_grown_catalog_is_trained_to_the_vocabulary_it_needs(store: Catalog, monkeypatch) -> None:
+    # ~21,000 keypoints want 16 x 16 words (branching_for); the sample is just what 16 needs, and records
+    # differ in size as real ones do, so a sample drawn at exactly that rate falls short half the time
+    monkeypatch.setattr(build, "TRAINING_SAMPLE", 4 * 16**2)
+    rng = np.random.default_rng(0)
+    for i in range(70):
+        count = int(rng.integers(50, 550))
+        points = rng.uniform(0, 1000, (count, 2)).astype(np.float32)
+        descriptors = rng.integers(0, 120, (count, 128)).astype(np.uint8)
+        store.upsert(
+            collection="c",
+            record_id=f"r{i}",
+            image_path=f"/x/r{i}.jpg",
+            content_hash=f"h{i}",
+            metadata={},
+            years=(None, None),
+            global_vector=np.eye(1280, dtype=np.float32)[i],
+            local=LocalFeatures(points, descriptors, 1000, 1000),
+        )
+    assert [build.train(store, seed).branching for seed in range(6)] == [16] * 6

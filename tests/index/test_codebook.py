@@ -62,3 +62,12 @@ def test_words_are_the_nearest_of_the_nearest_cells_as_brute_force_finds_them() 
         others = [int(i) for i in ids[np.argsort(distances.ravel())] if i != own]
         expected.append([own, others[0]])
     assert (codebook.assign(query, multiple=2) == np.array(expected)).mean() > 0.99  # float rounding ties
+
+
+def test_a_codebook_holds_its_words_once() -> None:
+    # a million words are 512 MB in float32: a second layout of them would be in every worker too
+    codebook = Codebook.train(descriptors(np.random.default_rng(6), 20_000), 20_000)
+    loaded = Codebook.from_bytes(codebook.to_bytes())
+    for held in (codebook, loaded):
+        assert np.shares_memory(held.fine, held.columns)
+        assert held.columns.flags.c_contiguous
