@@ -25,9 +25,15 @@ from platemark.store.base import Catalog
 
 #: Records indexed per segment.
 SEGMENT_RECORDS = 2000
-#: More segments than this and all but the two largest are merged into one (a search reads one row per
-#: word and segment).
-MAX_SEGMENTS = 4
+#: Segments are merged in tiers, as log-structured stores do: segments within a factor FAN_IN of each
+#: other in size form a tier, and a tier that holds FAN_IN of them is merged into one segment of the next.
+#: A posting is rewritten about once per tier it climbs, log_FAN_IN(index / TIER_BASE) times however the
+#: index grew, and there are at most FAN_IN - 1 segments a tier (a search reads a row per word and segment).
+#: Merging all but the two largest whenever there were more than four rewrote the growing third one each
+#: time: 28 times the index over a 333-minute ingest, 280 times over ten times that (bench_merges.py).
+FAN_IN = 4
+#: Segments with fewer bytes of postings than this are all in the first tier.
+TIER_BASE = 1 << 20
 #: Retrain once the catalog holds this many times the descriptors its codebook was trained on.
 RETRAIN_GROWTH = 4
 #: Descriptors sampled to train a codebook: the 4 a word that `Codebook.train` wants, for the widest
@@ -122,19 +128,31 @@ def _index_new(catalog: Catalog, codebook_id: int, codebook: Codebook) -> int:
     return done
 
 
+def merge_plan(sizes: dict[int, int]) -> list[int]:
+    """The segments to merge next, given {segment: bytes of its postings}: every segment of the smallest
+    tier that holds FAN_IN or more (a bulk index merges all its segments at once), or none."""
+    tiers: dict[int, list[int]] = {}
+    for segment, size in sizes.items():
+        tiers.setdefault(int(np.log(max(size, TIER_BASE) / TIER_BASE) / np.log(FAN_IN)), []).append(segment)
+    full = [tier for tier in sorted(tiers) if len(tiers[tier]) >= FAN_IN]
+    return sorted(tiers[full[0]]) if full else []
+
+
 def _merge(catalog: Catalog, codebook_id: int) -> int:
-    """Merge the smallest segments when there are too many, and segments that hold no current record;
-    returns how many segments were merged."""
-    segments = catalog.segments(codebook_id)
-    by_size = sorted(segments, key=lambda s: segments[s][1])
-    chosen = by_size[: len(by_size) - MAX_SEGMENTS // 2] if len(by_size) > MAX_SEGMENTS else []
-    stale = [s for s, (records, _) in segments.items() if records == 0]
-    chosen = sorted(set(chosen) | set(stale))
-    if not chosen or (len(chosen) == 1 and chosen[0] not in stale):
-        return 0
-    live = catalog.indexed_segments(codebook_id)
-    merged = catalog.replace_segments(codebook_id, chosen, _live_rows(catalog, codebook_id, chosen, live))
-    return len(chosen) if merged is not None else 0
+    """Merge segments as `merge_plan` says until it says no more, and drop segments that hold no current
+    record; returns how many segments were merged."""
+    merged = 0
+    for _ in range(len(catalog.segments(codebook_id))):  # each merge leaves one segment fewer
+        segments = catalog.segments(codebook_id)
+        stale = {s for s, (records, _) in segments.items() if records == 0}
+        chosen = sorted(stale.union(merge_plan({s: size for s, (_, size) in segments.items()})))
+        if not chosen:
+            break
+        live = catalog.indexed_segments(codebook_id)
+        if catalog.replace_segments(codebook_id, chosen, _live_rows(catalog, codebook_id, chosen, live)) is None:
+            break  # another process is merging
+        merged += len(chosen)
+    return merged
 
 
 def _live_rows(

@@ -663,7 +663,8 @@ class Catalog(ABC):
 
     def replace_segments(self, codebook: int, merged: list[int], rows: Iterable[tuple[int, bytes]]) -> int | None:
         """Store a merge of segments as one new segment and drop them, in one transaction; returns its
-        number, or None (nothing changed) if another process merged any of them meanwhile."""
+        number, or None (nothing changed) if another process merged any of them meanwhile. Segments that
+        held no current record leave no new one."""
         with self.transaction():
             held = self.segments(codebook)
             if any(segment not in held for segment in merged):
@@ -674,8 +675,10 @@ class Catalog(ABC):
                 f"UPDATE indexed SET segment = ? WHERE codebook = ? AND segment IN ({marks})",
                 (segment, codebook, *merged),
             )
+            emptied = [*merged, segment] if not any(held[s][0] for s in merged) else merged
+            marks = ",".join("?" * len(emptied))
             for table in ("postings", "segments"):
-                self.execute(f"DELETE FROM {table} WHERE codebook = ? AND segment IN ({marks})", (codebook, *merged))
+                self.execute(f"DELETE FROM {table} WHERE codebook = ? AND segment IN ({marks})", (codebook, *emptied))
         return segment
 
     def _insert_postings(self, codebook: int, rows: Iterable[tuple[int, bytes]]) -> int:

@@ -11,7 +11,7 @@ from catalogs import BACKENDS
 from platemark.extract.sift import LocalFeatures
 from platemark.index import build
 from platemark.index.build import update_index
-from platemark.index.postings import CurrentPostings
+from platemark.index.postings import POSTING, CurrentPostings
 from platemark.search.local import WordIndex
 from platemark.store import Catalog, open_catalog
 
@@ -99,7 +99,7 @@ def test_deleted_and_reingested_records_leave_the_index_at_once(store: Catalog) 
 
 def test_merging_segments_keeps_every_vote_and_drops_stale_postings(store: Catalog, monkeypatch) -> None:
     monkeypatch.setattr(build, "SEGMENT_RECORDS", 2)
-    monkeypatch.setattr(build, "MAX_SEGMENTS", 100)
+    monkeypatch.setattr(build, "FAN_IN", 100)
     keys = [add(store, f"r{i}", i) for i in range(20)]
     update_index(store)
     store.delete("c", ["r0", "r1"])  # segment 1 holds nothing current now
@@ -107,16 +107,30 @@ def test_merging_segments_keeps_every_vote_and_drops_stale_postings(store: Catal
     update_index(store)
     codebook = WordIndex.load(store).codebook_id
     before = WordIndex.load(store).matches(photo_of(7))
-    assert len(store.segments(codebook)) == 11
-    monkeypatch.setattr(build, "MAX_SEGMENTS", 4)
-    assert update_index(store).merged >= 9
+    assert len(store.segments(codebook)) == 10  # segment 1 was dropped, leaving no empty one
+    monkeypatch.setattr(build, "FAN_IN", 4)
+    assert update_index(store).merged == 10  # one tier: all small
     segments = store.segments(codebook)
-    assert len(segments) <= 4 and sum(records for records, _ in segments.values()) == 18
+    assert len(segments) == 1 and sum(records for records, _ in segments.values()) == 18
     after = WordIndex.load(store).matches(photo_of(7))
     assert after.votes()[0][0] == before.votes()[0][0] == keys[7]
     pairs = [set(zip(m.query[m.key == keys[7]], m.point[m.key == keys[7]], strict=True)) for m in (before, after)]
     assert pairs[0] == pairs[1] and len(pairs[0]) > 120
     assert set(after.key.tolist()) <= set(keys[2:])  # the deleted records' postings are gone
+
+
+def test_segments_are_merged_in_tiers_as_records_keep_coming(store: Catalog, monkeypatch) -> None:
+    monkeypatch.setattr(build, "SEGMENT_RECORDS", 1)
+    monkeypatch.setattr(build, "TIER_BASE", 2 * KEYPOINTS * POSTING.itemsize)  # tiers: < 8, 8-31, 32+ records
+    keys, held = [], []
+    for i in range(40):  # an ingest indexing each record as it comes
+        keys.append(add(store, f"r{i}", i))
+        update_index(store)
+        held.append(sorted((r for r, _ in store.segments(WordIndex.load(store).codebook_id).values()), reverse=True))
+    assert held[29] == [10, 10, 10]  # four small ones merged into a segment of the next tier, three times
+    assert held[38] == [10, 10, 10, 7, 1, 1] and held[39] == [40]  # a fourth of it: all into one
+    assert max(len(sizes) for sizes in held) <= 2 * (build.FAN_IN - 1)
+    assert best_voted(store, 3) == keys[3] and best_voted(store, 39) == keys[39]
 
 
 def test_a_failed_indexing_run_leaves_nothing_half_written(store: Catalog, monkeypatch) -> None:
