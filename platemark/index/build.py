@@ -30,15 +30,15 @@ SEGMENT_RECORDS = 2000
 #: A posting is rewritten about once per tier it climbs, log_FAN_IN(index / TIER_BASE) times however the
 #: index grew, and there are at most FAN_IN - 1 segments a tier (a search reads a row per word and segment).
 #: Merging all but the two largest whenever there were more than four rewrote the growing third one each
-#: time: 28 times the index over a 333-minute ingest, 280 times over ten times that (bench_merges.py).
+#: time: 28 times the index over a 333-minute ingest, 275 times over ten times that (bench_merges.py).
 FAN_IN = 4
 #: Segments with fewer bytes of postings than this are all in the first tier.
 TIER_BASE = 1 << 20
 #: Retrain once the catalog holds this many times the descriptors its codebook was trained on.
 RETRAIN_GROWTH = 4
-#: Descriptors sampled to train a codebook: the 4 a word that `Codebook.train` wants, for the widest
-#: vocabulary (2.1 GB as float32 while training). Half as many capped a 500k catalog at 262,144 words,
-#: where a photo's lookups read 109 MB of postings.
+#: Descriptors sampled to train a codebook: four per word of the widest vocabulary, which is what
+#: `Codebook.train` needs to build it (2.1 GB as float32 while training). Half as many capped a 500k
+#: catalog at 262,144 words, where a photo's lookups read 109 MB of postings.
 TRAINING_SAMPLE = 4 * MAX_BRANCHING**2
 #: Descriptors are drawn at this multiple of the rate and trimmed to the sample: records differ in size,
 #: and a sample drawn at the exact rate fell a few short of the width it was for half the time.
