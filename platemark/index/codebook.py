@@ -141,7 +141,7 @@ class Codebook:
         np.savez(
             buffer,
             coarse=self.coarse,
-            fine=self.fine,
+            columns=self.columns,
             projection=self.projection,
             thresholds=self.thresholds,
             trained_on=np.int64(self.trained_on),
@@ -150,10 +150,11 @@ class Codebook:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Codebook:
+        """A stored codebook; one stored before 3f2a8f6 holds its words row by row (`fine`)."""
         arrays = np.load(io.BytesIO(bytes(data)))
         return cls(
             arrays["coarse"],
-            _by_column(arrays["fine"]),
+            arrays["columns"] if "columns" in arrays.files else _by_column(arrays["fine"]),
             arrays["projection"],
             arrays["thresholds"],
             int(arrays["trained_on"]),

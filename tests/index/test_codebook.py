@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from platemark.index.codebook import MATCH_DISTANCE, Codebook, as_float, branching_for, hamming
@@ -71,3 +73,19 @@ def test_a_codebook_holds_its_words_once() -> None:
     for held in (codebook, loaded):
         assert np.shares_memory(held.fine, held.columns)
         assert held.columns.flags.c_contiguous
+
+
+def test_a_codebook_stored_with_its_words_row_by_row_still_loads() -> None:
+    codebook = Codebook.train(descriptors(np.random.default_rng(7), 5_000), 5_000)
+    stored = io.BytesIO()  # as catalogs indexed before the words were kept as columns hold it
+    np.savez(
+        stored,
+        coarse=codebook.coarse,
+        fine=codebook.fine,
+        projection=codebook.projection,
+        thresholds=codebook.thresholds,
+        trained_on=np.int64(5_000),
+    )
+    again = Codebook.from_bytes(stored.getvalue())
+    query = descriptors(np.random.default_rng(8), 100)
+    assert np.array_equal(again.assign(query, multiple=2), codebook.assign(query, multiple=2))
