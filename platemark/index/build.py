@@ -68,7 +68,7 @@ def update_index(catalog: Catalog, *, retrain: bool = False) -> IndexReport:
     report = IndexReport()
     if catalog.count() == 0:
         return report
-    loaded: dict[int, Codebook] = {}  # read once: at 262,144 words a codebook is ~130 MB
+    loaded: dict[int, Codebook] = {}  # read once: at a million words a codebook is ~540 MB
     active = catalog.codebook("active")
     if active is not None:
         report.codebook = active[0]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
+import zipfile
 from dataclasses import dataclass
 
 import faiss
@@ -29,6 +31,8 @@ MATCH_DISTANCE = 16
 MAX_BRANCHING = 1024
 #: Descriptors per word aimed at: lists stay short as the catalog grows.
 DESCRIPTORS_PER_WORD = 300
+#: Bytes an .npy header may take (numpy pads it to a multiple of 64; a few shapes fit in far less).
+NPY_HEADER_MAX = 4096
 
 
 def branching_for(descriptors: int) -> int:
@@ -150,13 +154,14 @@ class Codebook:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Codebook:
-        """A stored codebook; one stored before 3f2a8f6 holds its words row by row (`fine`)."""
-        arrays = np.load(io.BytesIO(bytes(data)))
+        """A stored codebook, its words a view of `data`; one stored before 3f2a8f6 holds them row by row
+        (`fine`), and is copied into columns (the small arrays are copied, so `data` can go then)."""
+        arrays = _views(bytes(data))
         return cls(
-            arrays["coarse"],
-            arrays["columns"] if "columns" in arrays.files else _by_column(arrays["fine"]),
-            arrays["projection"],
-            arrays["thresholds"],
+            arrays["coarse"].copy(),
+            arrays["columns"] if "columns" in arrays else _by_column(arrays["fine"]),
+            arrays["projection"].copy(),
+            arrays["thresholds"].copy(),
             int(arrays["trained_on"]),
         )
 
@@ -169,6 +174,26 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def as_float(descriptors: np.ndarray) -> np.ndarray:
     """RootSIFT as stored (uint8) to unit-length float32."""
     return np.ascontiguousarray(descriptors, dtype=np.float32) / DESCRIPTOR_SCALE
+
+
+def _views(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of an .npz as `np.savez` writes it (stored, not compressed), as read-only views of
+    `data`: a worker then holds a million words' 512 MB once, where `np.load` would copy them."""
+    views = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            if member.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"codebook member {member.filename} is compressed")
+            name_length, extra_length = struct.unpack_from("<HH", data, member.header_offset + 26)
+            start = member.header_offset + 30 + name_length + extra_length  # after the zip's local header
+            header = io.BytesIO(data[start : start + NPY_HEADER_MAX])
+            npy = np.lib.format
+            version = npy.read_magic(header)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(header)
+            array = np.frombuffer(data, dtype, int(np.prod(shape)), start + header.tell())
+            views[member.filename.removesuffix(".npy")] = array.reshape(shape, order="F" if fortran_order else "C")
+    return views
 
 
 def _by_column(fine: np.ndarray) -> np.ndarray:

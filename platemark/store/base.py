@@ -611,7 +611,7 @@ class Catalog(ABC):
         return bytes(self.execute("SELECT data FROM codebooks WHERE id = ?", (codebook,)).fetchone()[0])
 
     def active_codebook_id(self) -> int | None:
-        """The id of the codebook searches use, without reading its data (~130 MB at 262,144 words)."""
+        """The id of the codebook searches use, without reading its data (~540 MB at a million words)."""
         row = self.execute("SELECT id FROM codebooks WHERE state = 'active'").fetchone()
         return int(row[0]) if row else None
 

@@ -69,10 +69,12 @@ def test_words_are_the_nearest_of_the_nearest_cells_as_brute_force_finds_them() 
 def test_a_codebook_holds_its_words_once() -> None:
     # a million words are 512 MB in float32: a second layout of them would be in every worker too
     codebook = Codebook.train(descriptors(np.random.default_rng(6), 20_000), 20_000)
-    loaded = Codebook.from_bytes(codebook.to_bytes())
+    stored = codebook.to_bytes()
+    loaded = Codebook.from_bytes(stored)
     for held in (codebook, loaded):
         assert np.shares_memory(held.fine, held.columns)
         assert held.columns.flags.c_contiguous
+    assert np.shares_memory(loaded.columns, np.frombuffer(stored, np.uint8))  # read in place, not copied
 
 
 def test_a_codebook_stored_with_its_words_row_by_row_still_loads() -> None:
