@@ -35,7 +35,7 @@ from platemark.store.base import Catalog
 
 DIM = 1280
 COLUMNS = ("backend", "records", "ef_search", "build_s", "disk_gb", "ram_gb", "p50_ms", "p95_ms", "recall@10")
-#: HNSW search breadths measured; the store defaults are PostgresCatalog's EF_SEARCH and VectorIndex's 128.
+#: HNSW search breadths measured; the store defaults are PostgresCatalog's and vectors.py's EF_SEARCH.
 EF_SEARCH = (40, 100, 200, 400)
 NO_KEYPOINTS = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), 640, 480)
 

@@ -34,29 +34,26 @@ class VectorIndex:
     """Cosine-similarity search over unit-length global vectors, by record key.
 
     Args:
-        keys: record key of each vector.
-        vectors: (N, dim) unit-length vectors.
+        keys: record key of each of the index's vectors, in the order they were added.
+        index: the faiss index (built by `streamed`, or read by `load`).
         generation: the catalog generation the vectors reflect.
 
     Example:
-        >>> index = VectorIndex(keys, vectors, generation=7); rows, sims = index.search(query, 10)
+        >>> index = VectorIndex.of(keys, vectors, generation=7); rows, sims = index.search(query, 10)
     """
 
-    def __init__(
-        self, keys: np.ndarray, vectors: np.ndarray, generation: int = 0, index: faiss.Index | None = None
-    ) -> None:
+    def __init__(self, keys: np.ndarray, index: faiss.Index, generation: int = 0) -> None:
         self.keys = np.asarray(keys, np.int64)
         self.generation = generation
         self.size = len(self.keys)
-        if index is None:
-            dim = vectors.shape[1] if vectors.size else 1
-            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            index = _quantized_hnsw(vectors) if self.size > ANN_THRESHOLD else faiss.IndexFlatIP(dim)
-            if self.size:
-                index.add(vectors)
         self.index = index
         if not self.exact:
             self.index.hnsw.efSearch = EF_SEARCH
+
+    @classmethod
+    def of(cls, keys: np.ndarray, vectors: np.ndarray, generation: int = 0) -> VectorIndex:
+        """The index of vectors already in memory ((N, dim) unit-length, one per key)."""
+        return cls.streamed(len(keys), lambda: [(np.asarray(keys), vectors)], generation)
 
     @classmethod
     def streamed(
@@ -76,7 +73,7 @@ class VectorIndex:
             found.append(keys)
         if index is None:  # an empty catalog
             index = faiss.IndexFlatIP(1)
-        return cls(np.concatenate(found), np.zeros((0, 0), np.float32), generation, index)
+        return cls(np.concatenate(found), index, generation)
 
     @property
     def exact(self) -> bool:
@@ -125,7 +122,7 @@ class VectorIndex:
             return None
         if index.ntotal != len(keys):
             return None
-        return cls(keys, np.zeros((0, 0), np.float32), generation, index)
+        return cls(keys, index, generation)
 
 
 def _quantized_hnsw(sample: np.ndarray) -> faiss.Index:

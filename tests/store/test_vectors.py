@@ -13,7 +13,7 @@ def unit(rows: np.ndarray) -> np.ndarray:
 
 def test_small_catalog_uses_exact_search() -> None:
     vectors = unit(np.random.default_rng(0).normal(size=(100, 16)))
-    index = VectorIndex(np.arange(len(vectors)), vectors)
+    index = VectorIndex.of(np.arange(len(vectors)), vectors)
     rows, sims = index.search(vectors[42], 3)
     assert index.exact and rows[0] == 42 and sims[0] > 0.999
 
@@ -23,7 +23,7 @@ def test_large_catalog_switches_to_hnsw_and_agrees_with_exact(monkeypatch) -> No
     rng = np.random.default_rng(1)
     vectors = unit(rng.normal(size=(5_000, 32)))
     queries = unit(vectors[:50] + rng.normal(scale=0.3, size=(50, 32)))
-    index = VectorIndex(np.arange(len(vectors)), vectors)
+    index = VectorIndex.of(np.arange(len(vectors)), vectors)
     assert not index.exact
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     found = [set(index.search(q, 10)[0]) for q in queries]
@@ -35,14 +35,14 @@ def test_search_restricted_to_allowed_rows() -> None:
     vectors = unit(np.random.default_rng(2).normal(size=(200, 16)))
     allowed = np.zeros(200, bool)
     allowed[100:] = True
-    rows, _ = VectorIndex(np.arange(len(vectors)), vectors).search(vectors[5], 10, allowed)
+    rows, _ = VectorIndex.of(np.arange(len(vectors)), vectors).search(vectors[5], 10, allowed)
     assert len(rows) == 10 and all(r >= 100 for r in rows)
 
 
 def test_large_catalog_holds_a_byte_per_dimension(monkeypatch) -> None:
     monkeypatch.setattr(vector_module, "ANN_THRESHOLD", 1_000)
     vectors = unit(np.random.default_rng(3).normal(size=(2_000, 64)))
-    index = VectorIndex(np.arange(len(vectors)), vectors)
+    index = VectorIndex.of(np.arange(len(vectors)), vectors)
     assert faiss.downcast_index(index.index.storage).code_size == 64  # float32 would be 256
 
 
