@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import subprocess
 import sys
@@ -94,12 +95,13 @@ def policy_rows() -> list[dict]:
     for added in (333, 3300):
         for name, plan in (("all but the two largest, above 4", all_but_two_largest), ("tiers", merge_plan)):
             sizes: dict[int, int] = {}
+            numbers = itertools.count()
             written = largest = most = 0
-            for number in range(added):
-                sizes[number] = 3_500_000
+            for _ in range(added):
+                sizes[next(numbers)] = 3_500_000
                 while chosen := plan(sizes):
                     merged = sum(sizes.pop(segment) for segment in chosen)
-                    sizes[added + number * 100 + len(sizes)] = merged
+                    sizes[next(numbers)] = merged
                     written, largest = written + merged, max(largest, merged)
                 most = max(most, len(sizes))
             rows.append(

@@ -142,8 +142,8 @@ def _merge(catalog: Catalog, codebook_id: int) -> int:
     """Merge segments as `merge_plan` says until it says no more, and drop segments that hold no current
     record; returns how many segments were merged."""
     merged = 0
-    for _ in range(len(catalog.segments(codebook_id))):  # each merge leaves one segment fewer
-        segments = catalog.segments(codebook_id)
+    segments = catalog.segments(codebook_id)
+    for _ in range(len(segments)):  # each merge leaves one segment fewer
         stale = {s for s, (records, _) in segments.items() if records == 0}
         chosen = sorted(stale.union(merge_plan({s: size for s, (_, size) in segments.items()})))
         if not chosen:
@@ -152,6 +152,7 @@ def _merge(catalog: Catalog, codebook_id: int) -> int:
         if catalog.replace_segments(codebook_id, chosen, _live_rows(catalog, codebook_id, chosen, live)) is None:
             break  # another process is merging
         merged += len(chosen)
+        segments = catalog.segments(codebook_id)
     return merged
 
 
