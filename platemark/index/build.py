@@ -5,7 +5,9 @@ searches the same one and nothing is rebuilt per process. `update_index` is incr
 to run from any number of processes at once, and to kill:
 - records not yet indexed are encoded and stored as a new *segment*, in one transaction;
 - when there are many segments, the smallest are merged into one (postings of re-ingested and
-  deleted records are dropped then; until then the `indexed` table already hides them);
+  deleted records are dropped then; until then the `indexed` table already hides them), written
+  a batch per transaction while searches go on with the old ones, so that other writers never
+  wait long for SQLite's write lock (`Catalog.replace_segments`);
 - when the catalog has grown well past what its codebook was trained on, a new codebook is trained
   from a sample, every record is indexed under it while searches go on with the old one, and the
   new one becomes active in one step.
@@ -66,6 +68,7 @@ def update_index(catalog: Catalog, *, retrain: bool = False) -> IndexReport:
     """
     started = time.perf_counter()
     report = IndexReport()
+    catalog.drop_retired()  # what a killed merge or retrain left behind
     if catalog.count() == 0:
         return report
     loaded: dict[int, Codebook] = {}  # read once: at a million words a codebook is ~540 MB

@@ -31,6 +31,14 @@ from platemark.store.filters import FACETS, RecordFilter
 
 #: Rows fetched or written per statement when working through many records.
 CHUNK = 500
+#: A merge writes its segment in transactions of about this many bytes of postings, and deletes the
+#: merged ones this many words at a time: other writers wait for one of them, not the whole merge.
+WRITE_BATCH = 16 << 20
+WORDS_PER_TRANSACTION = 4096
+#: Rows of a replaced codebook's `indexed` deleted per statement.
+ROWS_PER_DELETE = 50_000
+#: A pending segment untouched for this long belongs to a merge that was killed, and is dropped.
+ABANDONED_AFTER = 600.0
 
 
 @dataclass(frozen=True)
@@ -601,6 +609,9 @@ class Catalog(ABC):
     # -- the local-feature index (platemark.index) --------------------------------------------
     #: Appended to a SELECT inside a transaction so that rows read stay as read until it commits.
     _share_lock = ""
+    #: Appended to a SELECT inside a transaction so that no other transaction changes or locks the rows
+    #: read until it commits (SQLite's BEGIN IMMEDIATE already keeps every other writer out).
+    _update_lock = ""
 
     def codebook(self, state: str = "active") -> tuple[int, bytes] | None:
         """(id, data) of the codebook in this state ("active" or "building"), or None."""
@@ -616,8 +627,9 @@ class Catalog(ABC):
         return int(row[0]) if row else None
 
     def codebook_ids(self) -> dict[int, str]:
-        """{id: state} of every codebook."""
-        return {int(i): state for i, state in self.execute("SELECT id, state FROM codebooks ORDER BY id")}
+        """{id: state} of the active codebook and the one being built, if any."""
+        rows = self.execute("SELECT id, state FROM codebooks WHERE state IN ('active', 'building') ORDER BY id")
+        return {int(i): state for i, state in rows}
 
     def add_codebook(self, data: bytes, trained_on: int, *, active: bool) -> int:
         """Store a new codebook, active at once (a first one) or "building" until `activate_codebook`;
@@ -632,10 +644,16 @@ class Catalog(ABC):
         return int(row[0]) if row else self.codebook(state)[0]
 
     def activate_codebook(self, codebook: int) -> None:
-        """Make a built codebook the one searches use, in one step, and drop the others with their postings."""
+        """Make a built codebook the one searches use, in one step, and drop the one it replaces with its
+        postings (`drop_retired`)."""
         with self.transaction():
-            self.execute("DELETE FROM codebooks WHERE id <> ? AND state = 'active'", (codebook,))  # with its postings
+            replaced = "SELECT id FROM codebooks WHERE id <> ? AND state = 'active'"
+            self.execute(f"UPDATE segments SET state = 'retired' WHERE codebook IN ({replaced})", (codebook,))
+            self.execute(
+                "UPDATE codebooks SET state = 'retired ' || id WHERE id <> ? AND state = 'active'", (codebook,)
+            )
             self.execute("UPDATE codebooks SET state = 'active' WHERE id = ?", (codebook,))
+        self.drop_retired()
 
     def unindexed(self, codebook: int, limit: int) -> list[tuple[int, str]]:
         """(key, content hash) of up to `limit` records whose features the codebook does not index yet."""
@@ -653,7 +671,8 @@ class Catalog(ABC):
         unindexed (their postings here are never used)."""
         with self.transaction():
             current = self._current_hashes(list(read))
-            segment = self._insert_postings(codebook, rows)
+            segment = self._new_segment(codebook, "live")
+            self._append_postings(codebook, segment, rows)
             fresh = [key for key, digest in read.items() if current.get(key) == digest]
             self.executemany(  # another process may have indexed some meanwhile: theirs stay
                 "INSERT INTO indexed (codebook, record, segment) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -662,41 +681,138 @@ class Catalog(ABC):
         return segment
 
     def replace_segments(self, codebook: int, merged: list[int], rows: Iterable[tuple[int, bytes]]) -> int | None:
-        """Store a merge of segments as one new segment and drop them, in one transaction; returns its
-        number, or None (nothing changed) if another process merged any of them meanwhile. Segments that
-        held no current record leave no new one."""
+        """Store a merge of segments as one new segment in their place; returns its number, or None (nothing
+        changed) if another process claimed or dropped any of them first.
+
+        The new segment is written in transactions of about WRITE_BATCH bytes while searches go on with
+        the merged ones (a record's postings count only from the segment `indexed` names), then takes
+        their place in one short transaction, and their postings are deleted in batches
+        (`drop_retired`): ingests and saved searches wait for the write lock a batch at a time, not for
+        the whole merge. Segments that held no current record leave no new one. Should the process die
+        on the way, the half-written segment is dropped once untouched for ABANDONED_AFTER seconds.
+        """
+        segment = self._claim(codebook, merged)
+        if segment is None:
+            return None
+        placed = False
+        try:
+            for batch in _batches(rows, WRITE_BATCH):
+                with self.transaction():
+                    if not self._append_postings(codebook, segment, batch, pending=True):
+                        return None  # untouched for so long that another process dropped it
+            with self.transaction():
+                placed = self._place(codebook, segment, merged)
+        finally:
+            if not placed:
+                with self.transaction():
+                    self._retire(codebook, segment)
+            self.drop_retired()
+        return segment if placed else None
+
+    def drop_retired(self) -> None:
+        """Delete the postings of merged segments, of abandoned half-written ones and of replaced codebooks,
+        a batch of words per transaction (one statement deleting gigabytes would hold the write lock as
+        long as the merge it follows). Several processes may do it at once."""
         with self.transaction():
-            held = self.segments(codebook)
-            if any(segment not in held for segment in merged):
-                return None
-            segment = self._insert_postings(codebook, rows)
-            marks = ",".join("?" * len(merged))
-            self.execute(
-                f"UPDATE indexed SET segment = ? WHERE codebook = ? AND segment IN ({marks})",
+            abandoned = self.execute(
+                f"SELECT codebook, segment FROM segments WHERE state = 'pending' AND touched < ?{self._update_lock}",
+                (time.time() - ABANDONED_AFTER,),
+            ).fetchall()
+            for codebook, segment in abandoned:
+                self._retire(int(codebook), int(segment))
+        for codebook, segment in self.execute(
+            "SELECT codebook, segment FROM segments WHERE state = 'retired'"
+        ).fetchall():
+            words = self.segment_words(codebook, [segment])
+            for start in range(0, len(words), WORDS_PER_TRANSACTION):
+                span = words[start : start + WORDS_PER_TRANSACTION]
+                self.execute(
+                    "DELETE FROM postings WHERE codebook = ? AND segment = ? AND word BETWEEN ? AND ?",
+                    (codebook, segment, span[0], span[-1]),
+                )
+            self.execute("DELETE FROM segments WHERE codebook = ? AND segment = ?", (codebook, segment))
+        for (codebook,) in self.execute("SELECT id FROM codebooks WHERE state LIKE ?", ("retired %",)).fetchall():
+            some = "SELECT record FROM indexed WHERE codebook = ? LIMIT ?"
+            while self.execute(
+                f"DELETE FROM indexed WHERE codebook = ? AND record IN ({some})", (codebook, codebook, ROWS_PER_DELETE)
+            ).rowcount:
+                pass
+            self.execute("DELETE FROM codebooks WHERE id = ?", (codebook,))
+
+    def _claim(self, codebook: int, merged: list[int]) -> int | None:
+        """Open a pending segment for the merge of `merged` and mark them as being merged into it, or None
+        if any of them is no longer live or another merge has them."""
+        marks = ",".join("?" * len(merged))
+        with self.transaction():
+            segment = self._new_segment(codebook, "pending")
+            claimed = self.execute(
+                f"UPDATE segments SET merging = ? WHERE codebook = ? AND segment IN ({marks})"
+                " AND state = 'live' AND merging IS NULL",
                 (segment, codebook, *merged),
-            )
-            emptied = [*merged, segment] if not any(held[s][0] for s in merged) else merged
-            marks = ",".join("?" * len(emptied))
-            for table in ("postings", "segments"):
-                self.execute(f"DELETE FROM {table} WHERE codebook = ? AND segment IN ({marks})", (codebook, *emptied))
-        return segment
+            ).rowcount
+            if claimed == len(merged):
+                return segment
+            self._retire(codebook, segment)
+        self.drop_retired()
+        return None
 
-    def _insert_postings(self, codebook: int, rows: Iterable[tuple[int, bytes]]) -> int:
-        segment = 1 + int(
-            self.execute("SELECT coalesce(max(segment), 0) FROM segments WHERE codebook = ?", (codebook,)).fetchone()[0]
+    def _place(self, codebook: int, segment: int, merged: list[int]) -> bool:
+        """Inside a transaction: make a written pending segment the one its records' postings are read
+        from, and retire the segments merged into it; False if it was dropped as abandoned meanwhile."""
+        state = self.execute(
+            f"SELECT state FROM segments WHERE codebook = ? AND segment = ?{self._update_lock}", (codebook, segment)
+        ).fetchone()
+        if state is None or state[0] != "pending":
+            return False
+        marks = ",".join("?" * len(merged))
+        moved = self.execute(
+            f"UPDATE indexed SET segment = ? WHERE codebook = ? AND segment IN ({marks})", (segment, codebook, *merged)
+        ).rowcount
+        self.execute(
+            f"UPDATE segments SET state = 'retired', merging = NULL WHERE codebook = ? AND segment IN ({marks})",
+            (codebook, *merged),
         )
-        self.execute("INSERT INTO segments (codebook, segment, postings) VALUES (?, ?, 0)", (codebook, segment))
-        total = 0
+        self.execute(
+            "UPDATE segments SET state = ?, touched = NULL WHERE codebook = ? AND segment = ?",
+            ("live" if moved else "retired", codebook, segment),
+        )
+        return True
 
-        def counted() -> Iterator[tuple[int, int, int, bytes]]:
-            nonlocal total
-            for word, data in rows:
-                total += len(data)
-                yield codebook, int(word), segment, data
+    def _retire(self, codebook: int, segment: int) -> None:
+        """Inside a transaction: give up a pending segment, releasing the segments it was merging."""
+        self.execute("UPDATE segments SET merging = NULL WHERE codebook = ? AND merging = ?", (codebook, segment))
+        self.execute(
+            "UPDATE segments SET state = 'retired', touched = NULL WHERE codebook = ? AND segment = ?",
+            (codebook, segment),
+        )
 
-        self.executemany("INSERT INTO postings (codebook, word, segment, data) VALUES (?, ?, ?, ?)", counted())
-        self.execute("UPDATE segments SET postings = ? WHERE codebook = ? AND segment = ?", (total, codebook, segment))
+    def _new_segment(self, codebook: int, state: str) -> int:
+        """Inside a transaction: number and record a new, empty segment."""
+        segment = int(
+            self.execute(
+                "UPDATE codebooks SET last_segment = last_segment + 1 WHERE id = ? RETURNING last_segment", (codebook,)
+            ).fetchone()[0]
+        )
+        self.execute(
+            "INSERT INTO segments (codebook, segment, postings, state, touched) VALUES (?, ?, 0, ?, ?)",
+            (codebook, segment, state, time.time()),
+        )
         return segment
+
+    def _append_postings(
+        self, codebook: int, segment: int, rows: Iterable[tuple[int, bytes]], *, pending: bool = False
+    ) -> bool:
+        """Inside a transaction: add (word, postings) rows to a segment; with `pending`, only if it is still
+        pending (and note that it was touched now). Returns whether they were added."""
+        rows = [(codebook, int(word), segment, data) for word, data in rows]
+        still = " AND state = 'pending'" if pending else ""
+        if not self.execute(
+            f"UPDATE segments SET postings = postings + ?, touched = ? WHERE codebook = ? AND segment = ?{still}",
+            (sum(len(row[3]) for row in rows), time.time(), codebook, segment),
+        ).rowcount:
+            return False
+        self.executemany("INSERT INTO postings (codebook, word, segment, data) VALUES (?, ?, ?, ?)", rows)
+        return True
 
     def _current_hashes(self, keys: list[int]) -> dict[int, str]:
         """{key: content hash} now, holding the rows so that no re-ingest changes them before the commit."""
@@ -707,12 +823,16 @@ class Catalog(ABC):
             found.update((int(key), digest) for key, digest in rows)
         return found
 
-    def segments(self, codebook: int) -> dict[int, tuple[int, int]]:
-        """{segment: (records it holds, bytes of postings)} of a codebook (records 0: only stale postings)."""
+    def segments(self, codebook: int, *, claimable: bool = False) -> dict[int, tuple[int, int]]:
+        """{segment: (records it holds, bytes of postings)} of a codebook's live segments (records 0: only
+        stale postings); with `claimable`, only those no merge is writing into another segment."""
         held = dict(
             self.execute("SELECT segment, count(*) FROM indexed WHERE codebook = ? GROUP BY segment", (codebook,))
         )
-        stored = self.execute("SELECT segment, postings FROM segments WHERE codebook = ?", (codebook,))
+        unclaimed = " AND merging IS NULL" if claimable else ""
+        stored = self.execute(
+            f"SELECT segment, postings FROM segments WHERE codebook = ? AND state = 'live'{unclaimed}", (codebook,)
+        )
         return {int(s): (int(held.get(s, 0)), int(size)) for s, size in stored}
 
     def postings(
@@ -922,6 +1042,20 @@ def batched(items: Iterable[Any], size: int) -> Iterator[tuple]:
 
 #: The `records` columns a new record fills, in the order of RecordWithFeatures.columns().
 RECORD_FIELDS = "collection, record_id, image_path, content_hash, width, height, metadata, year_min, year_max, iiif"
+
+
+def _batches(rows: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """(word, postings) rows in lists of about `size` bytes of postings."""
+    batch: list[tuple[int, bytes]] = []
+    held = 0
+    for row in rows:
+        batch.append(row)
+        held += len(row[1])
+        if held >= size:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
 
 
 def _distinct_keys(keys: Iterable[int]) -> list[int]:

@@ -74,6 +74,28 @@ DUPLICATES = Migration(
     """,
 )
 
+#: The same SQL on both backends.
+MERGES_IN_STEPS = Migration(
+    "0009_merges_in_steps",
+    # A merge writes its segment in many short transactions, so that ingests and saved searches are
+    # not kept waiting for the write lock (SQLite has one) for as long as it runs (68 minutes at 500k
+    # records). A segment is "pending" while written (`touched`: when its last batch was; one untouched
+    # for long belongs to a killed process), "live", or "retired" while its postings are deleted;
+    # `merging` is the pending segment a live one is being merged into, so that no two processes merge
+    # it at once. A codebook replaced by a retrain is "retired <id>" while its postings are deleted.
+    # Segments are numbered from a codebook's `last_segment`, never again: a process still deleting a
+    # dropped segment's postings must not meet a new one under its number.
+    """
+    ALTER TABLE segments ADD COLUMN state TEXT NOT NULL DEFAULT 'live';
+    ALTER TABLE segments ADD COLUMN touched DOUBLE PRECISION;
+    ALTER TABLE segments ADD COLUMN merging BIGINT;
+    ALTER TABLE codebooks ADD COLUMN last_segment BIGINT NOT NULL DEFAULT 0;
+    UPDATE codebooks SET last_segment = (
+        SELECT coalesce(max(segment), 0) FROM segments WHERE segments.codebook = codebooks.id
+    );
+    """,
+)
+
 
 def _word_index(blob: str, serial: str, extra: str = "") -> Migration:
     """The local-feature index (platemark.index): vocabularies, posting lists, and which records they hold.
@@ -198,6 +220,7 @@ SQLITE = (
     FEEDBACK,
     _word_index("BLOB", "INTEGER"),
     DUPLICATES,
+    MERGES_IN_STEPS,
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -275,6 +298,7 @@ POSTGRES = (
     # Posting lists are random bits: storing them uncompressed saves trying to compress them.
     _word_index("BYTEA", "BIGSERIAL", "ALTER TABLE postings ALTER COLUMN data SET STORAGE EXTERNAL;"),
     DUPLICATES,
+    MERGES_IN_STEPS,
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

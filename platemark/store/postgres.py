@@ -101,6 +101,8 @@ class PostgresCatalog(Catalog):
         return connection
 
     _share_lock = " FOR SHARE"
+    # not FOR UPDATE: that would also keep out every insert whose foreign key names the row
+    _update_lock = " FOR NO KEY UPDATE"
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor:
         return self.db.execute(self._paramstyle(sql), tuple(params))

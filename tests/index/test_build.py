@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+import time
+from collections import defaultdict
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,7 +18,7 @@ from platemark.index import build
 from platemark.index.build import update_index
 from platemark.index.postings import POSTING, CurrentPostings
 from platemark.search.local import WordIndex
-from platemark.store import Catalog, open_catalog
+from platemark.store import Catalog, base, open_catalog
 
 pytestmark = pytest.mark.parametrize("empty_catalog", BACKENDS, indirect=True)
 EXTRACTORS = {"global": "g/1", "local": "l/1"}
@@ -152,6 +157,112 @@ def test_a_failed_indexing_run_leaves_nothing_half_written(store: Catalog, monke
     assert update_index(store).indexed == 1
 
 
+def merged_rows(store: Catalog, codebook: int, segments: list[int]) -> list[tuple[int, bytes]]:
+    """(word, postings) of the segments together, as a merge writes them."""
+    parts = defaultdict(list)
+    for word, _, data in store.postings(codebook, store.segment_words(codebook, segments), segments):
+        parts[word].append(data)
+    return [(word, b"".join(found)) for word, found in parts.items()]
+
+
+def postings_of(store: Catalog, codebook: int, segments: list[int]) -> int:
+    marks = ",".join("?" * len(segments))
+    sql = f"SELECT count(*) FROM postings WHERE codebook = ? AND segment IN ({marks})"
+    return store.execute(sql, (codebook, *segments)).fetchone()[0]
+
+
+def indexed_in_segments(store: Catalog, monkeypatch, records: int) -> tuple[list[int], int, list[int]]:
+    monkeypatch.setattr(build, "SEGMENT_RECORDS", 2)
+    monkeypatch.setattr(build, "FAN_IN", 100)
+    keys = [add(store, f"r{i}", i) for i in range(records)]
+    update_index(store)
+    codebook = WordIndex.load(store).codebook_id
+    return keys, codebook, sorted(store.segments(codebook))
+
+
+def test_other_writers_get_in_while_a_merge_is_written(store: Catalog, empty_catalog, monkeypatch) -> None:
+    keys, codebook, merged = indexed_in_segments(store, monkeypatch, 10)
+    monkeypatch.setattr(base, "WRITE_BATCH", 1)  # a transaction per word
+    rows = merged_rows(store, codebook, merged)
+    waits = []
+
+    def written_while_another_writes() -> Iterator[tuple[int, bytes]]:
+        for n, row in enumerate(rows):
+            if n == len(rows) // 2:
+                with open_catalog(empty_catalog.location, media=empty_catalog.media) as other:
+                    if empty_catalog.backend == "sqlite":
+                        other.execute(
+                            "PRAGMA busy_timeout = 5000"
+                        )  # the store waits 60 s; the old merge held it all along
+                    started = time.perf_counter()
+                    other.save_search("s1", {}, {}, expires_at=time.time() + 60)
+                    waits.append(time.perf_counter() - started)
+                assert best_voted(store, 7) == keys[7]  # searches go on with the merged segments meanwhile
+            yield row
+
+    segment = store.replace_segments(codebook, merged, written_while_another_writes())
+    assert waits and waits[0] < 5 and store.get_search("s1").search_id == "s1"
+    assert list(store.segments(codebook)) == [segment] and best_voted(store, 7) == keys[7]
+    assert postings_of(store, codebook, merged) == 0  # the merged segments' postings are deleted
+
+
+def test_a_merge_that_fails_midway_changes_nothing(store: Catalog, monkeypatch) -> None:
+    keys, codebook, merged = indexed_in_segments(store, monkeypatch, 10)
+    monkeypatch.setattr(base, "WRITE_BATCH", 1)
+    rows = merged_rows(store, codebook, merged)
+
+    def failing() -> Iterator[tuple[int, bytes]]:
+        yield from rows[: len(rows) // 2]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.replace_segments(codebook, merged, failing())
+    assert sorted(store.segments(codebook, claimable=True)) == merged  # none left claimed
+    assert store.execute("SELECT count(*) FROM segments").fetchone()[0] == len(merged)  # the half-written one dropped
+    assert best_voted(store, 3) == keys[3]
+    assert update_index(store).merged == 0 and store.replace_segments(codebook, merged, rows) is not None
+
+
+KILLED_MERGE = """
+import os
+from itertools import groupby
+from platemark.store import base, open_catalog
+
+base.WRITE_BATCH = 1
+with open_catalog({location!r}, media={media!r}) as store:
+    codebook = store.active_codebook_id()
+    merged = sorted(store.segments(codebook))
+    found = store.postings(codebook, store.segment_words(codebook, merged))
+    rows = [(word, b"".join(data for _, _, data in group)) for word, group in groupby(found, lambda row: row[0])]
+
+    def killed():
+        yield from rows[: len(rows) // 2]
+        os._exit(3)  # killed: no cleanup runs
+
+    store.replace_segments(codebook, merged, killed())
+"""
+
+
+def test_a_killed_merge_leaves_the_index_consistent_and_is_cleaned_up(
+    store: Catalog, empty_catalog, monkeypatch
+) -> None:
+    keys, codebook, merged = indexed_in_segments(store, monkeypatch, 10)
+    media = str(empty_catalog.media) if empty_catalog.media else None
+    script = KILLED_MERGE.format(location=empty_catalog.location, media=media)
+    assert subprocess.run([sys.executable, "-c", textwrap.dedent(script)], timeout=120).returncode == 3
+    pending = [s for (s,) in store.execute("SELECT segment FROM segments WHERE state = 'pending'")]
+    assert len(pending) == 1 and postings_of(store, codebook, pending) > 0
+    assert sorted(store.segments(codebook)) == merged and best_voted(store, 3) == keys[3]
+    assert not store.segments(codebook, claimable=True)  # claimed by the dead merge: nobody merges them twice
+    update_index(store)
+    assert len(pending) == 1 and postings_of(store, codebook, pending) > 0  # it might still be writing
+    monkeypatch.setattr(base, "ABANDONED_AFTER", 0.0)  # ... until untouched for long
+    monkeypatch.setattr(build, "FAN_IN", 4)
+    assert update_index(store).merged == len(merged)
+    assert postings_of(store, codebook, pending + merged) == 0 and len(store.segments(codebook)) == 1
+    assert best_voted(store, 3) == keys[3]
+
+
 def test_a_record_reingested_while_it_was_being_indexed_stays_unindexed(store: Catalog) -> None:
     key = add(store, "r0", 0)
     update_index(store)
@@ -171,6 +282,7 @@ def test_retraining_swaps_the_codebook_in_one_step(store: Catalog) -> None:
     report = update_index(store)
     assert report.codebook != first and report.indexed == 8
     assert store.codebook_ids() == {report.codebook: "active"}
+    assert postings_of(store, first, [1]) == 0 and store.execute("SELECT count(*) FROM codebooks").fetchone()[0] == 1
     assert best_voted(store, 6) == keys[6]
 
 
