@@ -27,7 +27,7 @@ from report import checkout_process, print_table, save_results, worktree
 
 from platemark.store import open_catalog
 
-COLUMNS = ("code", "segments", "postings_mb", "merge_s", "saves", "failed", "wait_p50_ms", "wait_max_s")
+COLUMNS = ("code", "segments", "postings_mb", "merge_s", "saves", "failed", "wait_p50_ms", "wait_max_s", "wal_max_mb")
 #: The longest a merge may take here before the run is given up.
 MERGE_TIMEOUT = 3 * 3600
 
@@ -49,13 +49,16 @@ with open_catalog(Path(sys.argv[1])) as catalog:
 """
 
 
-def saves_while(process: subprocess.Popen, location: Path, tag: str) -> tuple[list[float], int]:
-    """Save a search every second until the process ends: the waits of those that got in, and how many failed."""
-    waits, failed = [], 0
+def saves_while(process: subprocess.Popen, location: Path, tag: str) -> tuple[list[float], int, int]:
+    """Save a search every second until the process ends: the waits of those that got in, how many failed,
+    and the largest the write-ahead log grew (SQLite copies it into the database only between transactions)."""
+    waits, failed, wal = [], 0, 0
+    log = location / "catalog.db-wal"
     with open_catalog(location) as catalog:
         for number in range(MERGE_TIMEOUT):
             if process.poll() is not None:
                 break
+            wal = max(wal, log.stat().st_size if log.exists() else 0)
             started = time.perf_counter()
             try:
                 catalog.save_search(f"bench-merge-lock-{tag}-{number}", {}, {}, expires_at=0.0)
@@ -64,7 +67,7 @@ def saves_while(process: subprocess.Popen, location: Path, tag: str) -> tuple[li
                 failed += 1
             time.sleep(max(0.0, 1.0 - (time.perf_counter() - started)))
         catalog.execute("DELETE FROM searches WHERE id LIKE ?", (f"bench-merge-lock-{tag}-%",))
-    return waits, failed
+    return waits, failed, wal
 
 
 def measure(location: Path, code: str, source: Path | None) -> dict:
@@ -74,7 +77,7 @@ def measure(location: Path, code: str, source: Path | None) -> dict:
     found: dict = {}
     reader = threading.Thread(target=lambda: [found.update(json.loads(line)) for line in process.stdout])
     reader.start()
-    waits, failed = saves_while(process, location, code)
+    waits, failed, wal = saves_while(process, location, code)
     process.wait(timeout=MERGE_TIMEOUT)
     reader.join()
     if process.returncode != 0 or "merge_s" not in found:
@@ -88,6 +91,7 @@ def measure(location: Path, code: str, source: Path | None) -> dict:
         "failed": failed,
         "wait_p50_ms": round(1000 * float(np.median(waits))) if waits else None,
         "wait_max_s": round(max(waits), 1) if waits else None,
+        "wal_max_mb": round(wal / 1e6),
     }
 
 
