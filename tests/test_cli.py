@@ -75,6 +75,7 @@ def test_evaluate_json_has_contract_keys(runner: CliRunner, catalog_path: Path, 
         "recall@5",
         "recall@10",
         "mAP",
+        "answered_right",
         "not_in_collection_rejected",
         "not_in_collection_same_plate",
         "false_verified",
@@ -82,7 +83,8 @@ def test_evaluate_json_has_contract_keys(runner: CliRunner, catalog_path: Path, 
         "latency_ms_p50",
         "latency_ms_p95",
     }
-    assert summary["recall@1"] == 1.0 and summary["false_verified"] == summary["any_wrong_verified"] == 0.0
+    assert summary["recall@1"] == summary["answered_right"] == 1.0
+    assert summary["false_verified"] == summary["any_wrong_verified"] == 0.0
     assert "<svg" in report.read_text()
 
 

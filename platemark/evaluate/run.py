@@ -32,10 +32,13 @@ class Evaluation:
 def evaluate(searcher: Searcher, ground_truth: str | Path, *, top_k: int = 10, progress: bool = True) -> Evaluation:
     """Search every query photo of a ground-truth CSV and score the results.
 
-    Returns keys `queries, recall@1, recall@5, recall@10, mAP, not_in_collection_rejected,
+    Returns keys `queries, recall@1, recall@5, recall@10, mAP, answered_right, not_in_collection_rejected,
     not_in_collection_same_plate, false_verified, any_wrong_verified, latency_ms_p50, latency_ms_p95`
     in `summary`. A hit claims a record only when it is verified as that sheet (or a detail of it),
     not as another impression of its plate or its mirror image (`platemark.search.relation`):
+    `answered_right` is the share of photos of prints in the collection whose first such claim is a
+    right record (what the page shows as "this is the record"; recall@1 counts a right record ranked
+    first even when it is shown as another impression or unverified);
     `not_in_collection_rejected` is the share of photos of prints outside the collection with no such
     claim, `not_in_collection_same_plate` the share of them with a hit on another impression or the
     mirror image of their plate; `false_verified` is the share of photos whose first claimed record is
@@ -62,6 +65,10 @@ def summarise(queries: list[GroundTruthQuery], responses: list[SearchResponse]) 
     ranked = {q.name: [h.record.record_id for h in r.results] for q, r in zip(queries, responses, strict=True)}
     summary: dict[str, Any] = {"queries": len(queries)}
     summary.update({k: round(v, 4) for k, v in retrieval_metrics(relevant, ranked).items()})
+    claims = [[h for h in r.results if h.claims_sheet] for r in responses]
+    answered = [bool(c) and c[0].record.record_id in q.record_ids for q, c in zip(queries, claims, strict=True)]
+    known = [right for q, right in zip(queries, answered, strict=True) if q.record_ids]
+    summary["answered_right"] = round(float(np.mean(known)), 4) if known else None
     unknown = [r for q, r in zip(queries, responses, strict=True) if not q.record_ids]
     # a photo is answered with a record only by a hit claiming its sheet, not by another impression of its plate
     rejected = [not any(h.claims_sheet for h in r.results) for r in unknown]
@@ -69,9 +76,7 @@ def summarise(queries: list[GroundTruthQuery], responses: list[SearchResponse]) 
     same_plate = [any(h.relation in OTHER_SHEET for h in r.results) for r in unknown]
     summary["not_in_collection_same_plate"] = round(float(np.mean(same_plate)), 4) if unknown else None
     false_verified = [
-        bool(claimed) and claimed[0].record.record_id not in q.record_ids
-        for q, r in zip(queries, responses, strict=True)
-        for claimed in [[h for h in r.results if h.claims_sheet]]
+        bool(c) and c[0].record.record_id not in q.record_ids for q, c in zip(queries, claims, strict=True)
     ]
     summary["false_verified"] = round(float(np.mean(false_verified)), 4)
     any_wrong = [

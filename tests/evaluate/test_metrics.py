@@ -55,6 +55,7 @@ def _hit(record_id: str, verdict: str, relation: str = "same_sheet") -> SearchHi
         return SearchHit(record, 0.5, NOT_VERIFIED, Verdict.CANDIDATE)
     evidence = {
         "same_sheet": Agreement(1.0, 0.5, 1.0),
+        "detail": Agreement(1.0, 0.5, 0.3),
         "same_plate": Agreement(0.3, 0.5, 1.0),
         "mirror": Agreement(1.0, 0.5, 1.0),
     }[relation]
@@ -86,3 +87,18 @@ def test_photo_of_another_impression_counts_as_rejected_and_as_same_plate() -> N
     assert summary["not_in_collection_rejected"] == 0.75
     assert summary["not_in_collection_same_plate"] == 0.5
     assert summary["false_verified"] == summary["any_wrong_verified"] == 0.25
+
+
+def test_a_right_record_shown_as_another_impression_is_not_an_answer() -> None:
+    queries = [GroundTruthQuery(Path(f"q{i}.jpg"), frozenset({"a"})) for i in range(4)] + [
+        GroundTruthQuery(Path("q4.jpg"), frozenset())
+    ]
+    responses = [
+        SearchResponse("q0.jpg", [_hit("a", "answer")], 1.0),
+        SearchResponse("q1.jpg", [_hit("a", "answer", "same_plate")], 1.0),  # first, but "another impression"
+        SearchResponse("q2.jpg", [_hit("a", "candidate")], 1.0),  # first, unverified
+        SearchResponse("q3.jpg", [_hit("a", "answer", "detail")], 1.0),
+        SearchResponse("q4.jpg", [], 1.0),  # not in the collection: not counted
+    ]
+    summary = summarise(queries, responses)
+    assert summary["recall@1"] == 1.0 and summary["answered_right"] == 0.5
