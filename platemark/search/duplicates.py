@@ -175,13 +175,13 @@ def update_duplicates(
         raise PlatemarkError(f"{catalog.location}: no local-feature index yet; run `platemark index`")
     if again:
         catalog.forget_duplicates()
-    current_segments = catalog.indexed_segments(index.codebook_id)
-    todo = {k: h for k, h in catalog.unexamined().items() if k in current_segments}
+    indexed = catalog.indexed_segments(index.codebook_id)
+    todo = {k: h for k, h in catalog.unexamined().items() if k in indexed}
     catalog.forget_duplicates(todo)  # the old pairs of records whose images changed
     chunks = list(_chunks(sorted(todo), CHUNK))
     workers = min(workers or os.cpu_count() or 1, len(chunks))
     if workers <= 1:
-        examiner = _Examiner(catalog, index, CurrentPostings(current_segments), current_segments, mirrors)
+        examiner = _Examiner(catalog, index, mirrors)
         found = (examiner.rows(chunk) for chunk in chunks)
         pool = None
     else:
@@ -417,19 +417,14 @@ def write_csv(pairs: list[DuplicatePair], handle: IO[str]) -> None:
 class _Examiner:
     """Looks records up in the word index and verifies and classifies their best-voted others."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        index: WordIndex,
-        live: CurrentPostings,
-        segments: dict[int, int],
-        mirrors: bool,
-    ) -> None:
+    def __init__(self, catalog: Catalog, index: WordIndex, mirrors: bool) -> None:
         self.catalog = catalog
         self.index = index
-        self.live = live
-        self.segments = segments
         self.mirrors = mirrors
+        self.generation = -1  # of the index when `segments` was read
+        self.segments: dict[int, int] = {}  # {key: segment holding its current postings}
+        self.live = CurrentPostings({})
+        self._follow_index()
         self.thumbnail = lru_cache(maxsize=256)(partial(thumbnail, catalog))
         self.display_image = lru_cache(maxsize=32)(partial(display_image, catalog))
         self.points = lru_cache(maxsize=256)(self._points)
@@ -442,6 +437,7 @@ class _Examiner:
 
     def examine(self, keys: list[int]) -> Iterable[DuplicatePair]:
         """The new pairs of these records (each pair once per run)."""
+        self._follow_index()
         records = self.catalog.records(keys)
         done = self.done  # pairs found in this run, from either side
         found = [(records[key], points, descriptors) for key, points, descriptors in self.catalog.local_features(keys)]
@@ -458,6 +454,17 @@ class _Examiner:
                 for pair in self._pairs(a, *looked_up[mirrored][number], mirrored):
                     done.add((pair.a.key, pair.b.key))
                     yield pair
+
+    def _follow_index(self) -> None:
+        """Read again which segment holds each record's postings, and the codebook, when a merge or a
+        retrain has moved postings since: a run takes up to hours, an ingest may merge meanwhile, and a
+        record looked for in its old segment would not be found once that is deleted."""
+        generation = self.catalog.index_generation
+        if generation != self.generation:
+            self.index = WordIndex.current(self.catalog, self.index) or self.index
+            self.segments = self.catalog.indexed_segments(self.index.codebook_id)
+            self.live = CurrentPostings(self.segments)
+            self.generation = generation
 
     def _looked_up(
         self, features: list[LocalFeatures], mirrored: bool, assignments: int
@@ -574,8 +581,7 @@ def _start_worker(location: str, media: str, mirrors: bool) -> None:
     index = WordIndex.load(catalog)
     if index is None:
         raise PlatemarkError(f"{location}: no local-feature index yet; run `platemark index`")
-    segments = catalog.indexed_segments(index.codebook_id)
-    _worker = _Examiner(catalog, index, CurrentPostings(segments), segments, mirrors)
+    _worker = _Examiner(catalog, index, mirrors)
 
 
 def _examine_in_worker(keys: list[int]) -> list[tuple[int, int, str, int, str]]:

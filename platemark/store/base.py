@@ -245,6 +245,12 @@ class Catalog(ABC):
             (counter,),
         )
 
+    @property
+    def index_generation(self) -> int:
+        """Bumped whenever postings move to another segment or codebook (a merge, a retrain): a reader that
+        holds which segment holds each record (`indexed_segments`) for long must read it again."""
+        return int(self.get_meta("index.generation", "0") or 0)
+
     def duplicates_version(self) -> tuple[int, int]:
         """(records' generation, pairs' generation): changes whenever stored duplicate pairs may have,
         with records (a deleted record takes its pairs) or with a `duplicates` run."""
@@ -653,6 +659,7 @@ class Catalog(ABC):
                 "UPDATE codebooks SET state = 'retired ' || id WHERE id <> ? AND state = 'active'", (codebook,)
             )
             self.execute("UPDATE codebooks SET state = 'active' WHERE id = ?", (codebook,))
+            self._bump_generation("index.generation")
         self.drop_retired()
 
     def unindexed(self, codebook: int, limit: int) -> list[tuple[int, str]]:
@@ -776,6 +783,7 @@ class Catalog(ABC):
             "UPDATE segments SET state = ?, touched = NULL WHERE codebook = ? AND segment = ?",
             ("live" if moved else "retired", codebook, segment),
         )
+        self._bump_generation("index.generation")
         return True
 
     def _retire(self, codebook: int, segment: int) -> None:

@@ -15,7 +15,10 @@ from PIL import Image
 
 from platemark.cli import cli
 from platemark.errors import InvalidQuery, PlatemarkError, RecordNotFound
+from platemark.index import build
+from platemark.index.build import update_index
 from platemark.ingest.pipeline import ingest
+from platemark.search import duplicates
 from platemark.search.duplicates import (
     CSV_COLUMNS,
     DuplicatesListing,
@@ -156,6 +159,32 @@ def test_a_run_after_an_ingest_examines_only_the_new_records(
     assert pairs[frozenset(("moon", "moon_rescan"))] == "rescan"
     assert pairs[frozenset(("moon_copy", "moon_rescan"))] == "rescan"
     assert pairs[frozenset(("camera", "camera_rescan"))] == "rescan"  # kept from the first run
+
+
+def test_a_merge_during_a_run_leaves_the_records_it_moved_findable(
+    catalog_copy: Path, sample_images: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_catalog(catalog_copy) as catalog:
+        update_duplicates(catalog)
+    folder = tmp_path / "more" / "images"
+    folder.mkdir(parents=True)
+    Image.fromarray(sample_images["text"]).save(folder / "a_page.jpg")  # examined first
+    moon = sample_images["moon"]
+    Image.fromarray(cv2.resize(moon[10:-10, 10:-10], None, fx=0.8, fy=0.8)).save(folder / "moon_rescan.jpg")
+    assert ingest(folder.parent, catalog_copy, collection="prints", progress=False).added == 2
+    monkeypatch.setattr(duplicates, "CHUNK", 1)
+    monkeypatch.setattr(build, "FAN_IN", 2)  # the next update_index merges the new segment with the first
+    with open_catalog(catalog_copy) as catalog:
+        merged = []
+
+        def merge_once() -> None:  # as an ingest would, between two records of the run
+            if not merged:
+                merged.append(update_index(catalog).merged)
+
+        update_duplicates(catalog, workers=1, on_record=merge_once)
+        pairs = relations(duplicate_pairs(catalog))
+    assert merged == [2]
+    assert pairs[frozenset(("moon", "moon_rescan"))] == "rescan"  # moon's postings moved during the run
 
 
 def test_deleted_records_leave_no_pairs(catalog_copy: Path) -> None:
