@@ -31,6 +31,9 @@ from platemark.store.filters import FACETS, RecordFilter
 
 #: Rows fetched or written per statement when working through many records.
 CHUNK = 500
+#: `meta` counters bumped when a record changes or is deleted, and when stored duplicate pairs change.
+RECORDS_CHANGED = "records.changed"
+PAIRS_CHANGED = "duplicates.generation"
 #: A merge writes its segment in transactions of about this many bytes of postings, and deletes the
 #: merged ones this many words at a time: other writers wait for one of them, not the whole merge.
 WRITE_BATCH = 16 << 20
@@ -252,10 +255,11 @@ class Catalog(ABC):
         return int(self.get_meta("index.generation", "0") or 0)
 
     def duplicates_version(self) -> tuple[int, int]:
-        """(records' generation, pairs' generation): changes whenever stored duplicate pairs may have,
-        with records (a deleted record takes its pairs) or with a `duplicates` run."""
-        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'duplicates.generation')"))
-        return int(found.get("generation", 0)), int(found.get("duplicates.generation", 0))
+        """(records changed, pairs' generation): changes whenever stored duplicate pairs or the records
+        they show may have, with a record changed or deleted (it takes its pairs) or a `duplicates` run;
+        not with records added, which an ingest does many times a minute."""
+        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", (RECORDS_CHANGED, PAIRS_CHANGED)))
+        return int(found.get(RECORDS_CHANGED, 0)), int(found.get(PAIRS_CHANGED, 0))
 
     def extractors(self) -> dict[str, str]:
         """{role: "name/version"} of the features this catalog holds."""
@@ -313,6 +317,10 @@ class Catalog(ABC):
             collection, record_id, image_path, content_hash, metadata, years, global_vector, local, iiif
         )
         with self.transaction():
+            if self.execute(
+                "SELECT 1 FROM records WHERE collection = ? AND record_id = ?", (collection, record_id)
+            ).fetchone():
+                self._bump_generation(RECORDS_CHANGED)
             key = self.execute(
                 f"""INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (collection, record_id) DO UPDATE SET
@@ -368,12 +376,28 @@ class Catalog(ABC):
         years: tuple[int | None, int | None],
         iiif: IIIFLink | None = None,
     ) -> None:
-        """Replace a record's metadata (and IIIF link) without touching its features."""
-        self.execute(
-            "UPDATE records SET metadata = ?, year_min = ?, year_max = ?, iiif = ?"
-            " WHERE collection = ? AND record_id = ?",
-            (json.dumps(metadata, ensure_ascii=False), *years, iiif.to_json() if iiif else None, collection, record_id),
-        )
+        """Replace a record's metadata (and IIIF link) without touching its features; nothing is written
+        when they are as stored (a re-ingest passes every unchanged record through here)."""
+        current = self.find(collection, record_id)
+        if current is None or (current.metadata, (current.year_min, current.year_max), current.iiif) == (
+            metadata,
+            years,
+            iiif,
+        ):
+            return
+        with self.transaction():
+            self.execute(
+                "UPDATE records SET metadata = ?, year_min = ?, year_max = ?, iiif = ?"
+                " WHERE collection = ? AND record_id = ?",
+                (
+                    json.dumps(metadata, ensure_ascii=False),
+                    *years,
+                    iiif.to_json() if iiif else None,
+                    collection,
+                    record_id,
+                ),
+            )
+            self._bump_generation(RECORDS_CHANGED)
 
     def delete(self, collection: str, record_ids: list[str]) -> int:
         """Delete records and their features; returns how many were deleted."""
@@ -385,6 +409,7 @@ class Catalog(ABC):
                 ).rowcount
             if deleted:
                 self._bump_generation()
+                self._bump_generation(RECORDS_CHANGED)
         return deleted
 
     def remove_orphan_images(self, written_before: float) -> int:
@@ -932,7 +957,7 @@ class Catalog(ABC):
         """Drop the pairs of these records (all when None) and that they were examined: they are
         examined again, as when their images changed."""
         with self.transaction():
-            self._bump_generation("duplicates.generation")
+            self._bump_generation(PAIRS_CHANGED)
             if keys is None:
                 self.execute("DELETE FROM duplicate_pairs")
                 self.execute("DELETE FROM duplicates_examined")
@@ -947,7 +972,7 @@ class Catalog(ABC):
         """Keep the pairs found (record_a < record_b, relation, inliers, evidence JSON) and that the
         records were examined ({key: content hash examined}), in one transaction."""
         with self.transaction():
-            self._bump_generation("duplicates.generation")
+            self._bump_generation(PAIRS_CHANGED)
             self.executemany(
                 "INSERT INTO duplicate_pairs (record_a, record_b, relation, inliers, evidence) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (record_a, record_b) DO UPDATE SET relation = excluded.relation,"

@@ -307,6 +307,19 @@ def test_duplicate_pairs_are_kept_forgotten_and_reexamined_when_an_image_changes
     assert store.duplicates_version() != version
 
 
+def test_stored_pairs_are_read_again_when_records_change_not_when_records_are_added(store: Catalog) -> None:
+    add(store, "a", 1, title="A print")
+    version = store.duplicates_version()
+    add(store, "b", 2)  # an ingest adds records many times a minute: the review listing stays
+    store.update_metadata("c", "a", {"title": "A print"}, (1600, 1650))  # unchanged: nothing written
+    assert store.duplicates_version() == version
+    store.update_metadata("c", "a", {"title": "A print, retitled"}, (1600, 1650))
+    assert store.duplicates_version() != version and store.find("c", "a").metadata["title"] == "A print, retitled"
+    version = store.duplicates_version()
+    add(store, "b", 3)  # a new image in place: another thumbnail
+    assert store.duplicates_version() != version
+
+
 def test_shared_contents_are_the_image_files_several_records_hold(store: Catalog) -> None:
     first, second = add(store, "a", seed=1), add(store, "b", seed=1)
     add(store, "c", seed=2)
