@@ -31,9 +31,11 @@ from platemark.store.filters import FACETS, RecordFilter
 
 #: Rows fetched or written per statement when working through many records.
 CHUNK = 500
-#: `meta` counters bumped when a record changes or is deleted, and when stored duplicate pairs change.
+#: `meta` counters bumped when a record changes or is deleted, when stored duplicate pairs change, and
+#: when postings move to another segment or codebook.
 RECORDS_CHANGED = "records.changed"
 PAIRS_CHANGED = "duplicates.generation"
+POSTINGS_MOVED = "index.generation"
 #: A merge writes its segment in transactions of about this many bytes of postings, and deletes the
 #: merged ones this many words at a time: other writers wait for one of them, not the whole merge.
 WRITE_BATCH = 16 << 20
@@ -252,7 +254,7 @@ class Catalog(ABC):
     def index_generation(self) -> int:
         """Bumped whenever postings move to another segment or codebook (a merge, a retrain): a reader that
         holds which segment holds each record (`indexed_segments`) for long must read it again."""
-        return int(self.get_meta("index.generation", "0") or 0)
+        return int(self.get_meta(POSTINGS_MOVED, "0") or 0)
 
     def duplicates_version(self) -> tuple[int, int]:
         """(records changed, pairs' generation): changes whenever stored duplicate pairs or the records
@@ -684,7 +686,7 @@ class Catalog(ABC):
                 "UPDATE codebooks SET state = 'retired ' || id WHERE id <> ? AND state = 'active'", (codebook,)
             )
             self.execute("UPDATE codebooks SET state = 'active' WHERE id = ?", (codebook,))
-            self._bump_generation("index.generation")
+            self._bump_generation(POSTINGS_MOVED)
         self.drop_retired()
 
     def unindexed(self, codebook: int, limit: int) -> list[tuple[int, str]]:
@@ -808,7 +810,7 @@ class Catalog(ABC):
             "UPDATE segments SET state = ?, touched = NULL WHERE codebook = ? AND segment = ?",
             ("live" if moved else "retired", codebook, segment),
         )
-        self._bump_generation("index.generation")
+        self._bump_generation(POSTINGS_MOVED)
         return True
 
     def _retire(self, codebook: int, segment: int) -> None:
