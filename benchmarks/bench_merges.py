@@ -9,7 +9,7 @@ real pool keypoints) in `--arrivals` equal batches into a fresh embedded catalog
 `update_index` after each batch, as a long ingest does; a last batch of `--records / 10` comes at
 once, as a bulk load or a retrain indexes. Per version: the seconds `update_index` took in all,
 the bytes of postings merges wrote against the index's final size (`rewritten`), the largest merge
-(one transaction: the SQLite catalog takes no other writer meanwhile), and the most and the final
+(written in batches since ead34d3: bench_merge_lock.py), and the most and the final
 number of segments (a search reads one row per word and segment).
 
 The policy alone, the same arithmetic `update_index` does over segment sizes, is shown for longer
