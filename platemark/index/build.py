@@ -16,7 +16,7 @@ to run from any number of processes at once, and to kill:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +49,14 @@ OVERSAMPLING = 2
 MERGE_WORDS = 4096
 
 
+#: Told each step of `update_index` as it starts, and the records just indexed.
+Progress = Callable[[str, int], None]
+
+
+def _silent(step: str, records: int) -> None:
+    pass
+
+
 @dataclass
 class IndexReport:
     """What one `update_index` run did."""
@@ -60,12 +68,16 @@ class IndexReport:
     seconds: float = 0.0
 
 
-def update_index(catalog: Catalog, *, retrain: bool = False) -> IndexReport:
+def update_index(catalog: Catalog, *, retrain: bool = False, progress: Progress | None = None) -> IndexReport:
     """Bring the catalog's local-feature index up to date (see the module).
 
     Args:
         retrain: train a new codebook even if the catalog has not grown enough to need one.
+        progress: called with each step as it starts ("training a codebook", "indexing", "merging N
+            segments", "switching codebooks") and the records it has just indexed (0 for the others):
+            at 500k records a retrain runs for over an hour.
     """
+    shown = progress or _silent
     started = time.perf_counter()
     report = IndexReport()
     catalog.drop_retired()  # what a killed merge or retrain left behind
@@ -77,15 +89,17 @@ def update_index(catalog: Catalog, *, retrain: bool = False) -> IndexReport:
         report.codebook = active[0]
         loaded[active[0]] = Codebook.from_bytes(active[1])
     if active is None or (catalog.codebook("building") is None and (retrain or _outgrown(catalog, loaded[active[0]]))):
+        shown("training a codebook", 0)
         codebook = train(catalog)
         codebook_id = catalog.add_codebook(codebook.to_bytes(), codebook.trained_on, active=active is None)
         report.codebook = report.codebook or codebook_id
         report.trained = True
     for codebook_id, state in catalog.codebook_ids().items():  # the active one, and one being built
         codebook = loaded.get(codebook_id) or Codebook.from_bytes(catalog.codebook_data(codebook_id))
-        report.indexed += _index_new(catalog, codebook_id, codebook)
-        report.merged += _merge(catalog, codebook_id)
+        report.indexed += _index_new(catalog, codebook_id, codebook, shown)
+        report.merged += _merge(catalog, codebook_id, shown)
         if state == "building":
+            shown("switching codebooks", 0)
             catalog.activate_codebook(codebook_id)
             report.codebook = codebook_id
     report.seconds = time.perf_counter() - started
@@ -120,7 +134,7 @@ def _outgrown(catalog: Catalog, codebook: Codebook) -> bool:
     )
 
 
-def _index_new(catalog: Catalog, codebook_id: int, codebook: Codebook) -> int:
+def _index_new(catalog: Catalog, codebook_id: int, codebook: Codebook, shown: Progress) -> int:
     """Index every record the codebook does not hold yet, a segment at a time; returns how many."""
     done = 0
     while batch := catalog.unindexed(codebook_id, SEGMENT_RECORDS):
@@ -128,6 +142,7 @@ def _index_new(catalog: Catalog, codebook_id: int, codebook: Codebook) -> int:
         words, postings = encode(codebook, list(catalog.local_features(read)))
         catalog.add_segment(codebook_id, read, by_word(words, postings))
         done += len(read)
+        shown("indexing", len(read))
     return done
 
 
@@ -141,7 +156,7 @@ def merge_plan(sizes: dict[int, int]) -> list[int]:
     return sorted(tiers[full[0]]) if full else []
 
 
-def _merge(catalog: Catalog, codebook_id: int) -> int:
+def _merge(catalog: Catalog, codebook_id: int, shown: Progress) -> int:
     """Merge segments as `merge_plan` says until it says no more, and drop segments that hold no current
     record; returns how many segments were merged."""
     merged = 0
@@ -152,6 +167,7 @@ def _merge(catalog: Catalog, codebook_id: int) -> int:
         if not chosen:
             break
         live = catalog.indexed_segments(codebook_id)
+        shown(f"merging {len(chosen)} segments", 0)
         if catalog.replace_segments(codebook_id, chosen, _live_rows(catalog, codebook_id, chosen, live)) is None:
             break  # another process is merging
         merged += len(chosen)

@@ -286,6 +286,18 @@ def test_retraining_swaps_the_codebook_in_one_step(store: Catalog) -> None:
     assert best_voted(store, 6) == keys[6]
 
 
+def test_an_index_run_tells_each_step_as_it_starts(store: Catalog, monkeypatch) -> None:
+    monkeypatch.setattr(build, "SEGMENT_RECORDS", 1)
+    for i in range(6):
+        add(store, f"r{i}", i)
+    update_index(store)
+    steps = []
+    update_index(store, retrain=True, progress=lambda step, records: steps.append((step, records)))
+    assert steps[0] == ("training a codebook", 0)
+    assert steps[1:7] == [("indexing", 1)] * 6  # under the new codebook, a segment at a time
+    assert steps[7:] == [("merging 6 segments", 0), ("switching codebooks", 0)]
+
+
 def test_a_grown_catalog_is_trained_to_the_vocabulary_it_needs(store: Catalog, monkeypatch) -> None:
     # ~21,000 keypoints want 16 x 16 words (branching_for); the sample is just what 16 needs, and records
     # differ in size as real ones do, so a sample drawn at exactly that rate falls short half the time
