@@ -501,17 +501,10 @@ def index(catalog: str, media: Path | None, retrain: bool) -> None:
 
     Example: platemark index --catalog ./catalog
     """
-    from tqdm import tqdm
-
-    from platemark.index.build import update_index
+    from platemark.index.build import progress_line, update_index
     from platemark.store import open_catalog
 
-    with open_catalog(catalog, media=media) as store, tqdm(desc="index", unit="record", disable=None) as bar:
-
-        def shown(step: str, records: int) -> None:
-            bar.set_description_str(step, refresh=not records)  # a step that indexes nothing shows at once
-            bar.update(records)
-
+    with open_catalog(catalog, media=media) as store, progress_line() as shown:
         report = update_index(store, retrain=retrain, progress=shown)
     trained = "trained a codebook, " if report.trained else ""
     click.echo(

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from platemark.index.codebook import MAX_BRANCHING, Codebook, branching_for
 from platemark.index.postings import CurrentPostings, by_word, decode, encode
@@ -55,6 +57,19 @@ Progress = Callable[[str, int], None]
 
 def _silent(step: str, records: int) -> None:
     pass
+
+
+@contextmanager
+def progress_line(enabled: bool = True) -> Iterator[Progress]:
+    """A `progress` for `update_index` that shows the step and the records indexed on one terminal line
+    (nothing when not on a terminal, or not `enabled`)."""
+    with tqdm(desc="index", unit="record", disable=None if enabled else True) as bar:
+
+        def shown(step: str, records: int) -> None:
+            bar.set_description_str(step, refresh=not records)  # a step that indexes nothing shows at once
+            bar.update(records)
+
+        yield shown
 
 
 @dataclass

@@ -21,7 +21,7 @@ from platemark.errors import UnreadableImage
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures, SiftExtractor
 from platemark.images import encode_jpeg, load_image, write_atomically
-from platemark.index.build import update_index
+from platemark.index.build import progress_line, update_index
 from platemark.ingest.fetch import Fetcher, Politeness
 from platemark.ingest.harvest import DownloadCache, download
 from platemark.ingest.sources.base import PrintRecord, SourceListing, open_source
@@ -262,7 +262,8 @@ def _ingest_listing(
     catalog.remove_orphan_images(written_before=started)
     if catalog.count():  # build the search indexes now, not on the first search
         catalog.warm()
-        update_index(catalog)
+        with progress_line(progress) as shown:  # a retrain or a large merge takes minutes
+            update_index(catalog, progress=shown)
     return report
 
 
