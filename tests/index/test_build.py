@@ -190,10 +190,8 @@ def test_other_writers_get_in_while_a_merge_is_written(store: Catalog, empty_cat
         for n, row in enumerate(rows):
             if n == len(rows) // 2:
                 with open_catalog(empty_catalog.location, media=empty_catalog.media) as other:
-                    if empty_catalog.backend == "sqlite":
-                        other.execute(
-                            "PRAGMA busy_timeout = 5000"
-                        )  # the store waits 60 s; the old merge held it all along
+                    if empty_catalog.backend == "sqlite":  # the store waits 60 s; the old merge held it throughout
+                        other.execute("PRAGMA busy_timeout = 5000")
                     started = time.perf_counter()
                     other.save_search("s1", {}, {}, expires_at=time.time() + 60)
                     waits.append(time.perf_counter() - started)
@@ -255,7 +253,7 @@ def test_a_killed_merge_leaves_the_index_consistent_and_is_cleaned_up(
     assert sorted(store.segments(codebook)) == merged and best_voted(store, 3) == keys[3]
     assert not store.segments(codebook, claimable=True)  # claimed by the dead merge: nobody merges them twice
     update_index(store)
-    assert len(pending) == 1 and postings_of(store, codebook, pending) > 0  # it might still be writing
+    assert postings_of(store, codebook, pending) > 0  # kept: for all it knows, the merge is still writing
     monkeypatch.setattr(base, "ABANDONED_AFTER", 0.0)  # ... until untouched for long
     monkeypatch.setattr(build, "FAN_IN", 4)
     assert update_index(store).merged == len(merged)
