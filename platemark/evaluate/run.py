@@ -65,23 +65,22 @@ def summarise(queries: list[GroundTruthQuery], responses: list[SearchResponse]) 
     ranked = {q.name: [h.record.record_id for h in r.results] for q, r in zip(queries, responses, strict=True)}
     summary: dict[str, Any] = {"queries": len(queries)}
     summary.update({k: round(v, 4) for k, v in retrieval_metrics(relevant, ranked).items()})
-    claims = [[h for h in r.results if h.claims_sheet] for r in responses]
-    answered = [bool(c) and c[0].record.record_id in q.record_ids for q, c in zip(queries, claims, strict=True)]
-    known = [right for q, right in zip(queries, answered, strict=True) if q.record_ids]
-    summary["answered_right"] = round(float(np.mean(known)), 4) if known else None
-    unknown = [r for q, r in zip(queries, responses, strict=True) if not q.record_ids]
     # a photo is answered with a record only by a hit claiming its sheet, not by another impression of its plate
-    rejected = [not any(h.claims_sheet for h in r.results) for r in unknown]
+    claims = [[h.record.record_id for h in r.results if h.claims_sheet] for r in responses]
+    answers = [found[0] if found else None for found in claims]
+    known = [answer in q.record_ids for q, answer in zip(queries, answers, strict=True) if q.record_ids]
+    summary["answered_right"] = round(float(np.mean(known)), 4) if known else None
+    unknown = [(r, found) for q, r, found in zip(queries, responses, claims, strict=True) if not q.record_ids]
+    rejected = [not found for _, found in unknown]
     summary["not_in_collection_rejected"] = round(float(np.mean(rejected)), 4) if unknown else None
-    same_plate = [any(h.relation in OTHER_SHEET for h in r.results) for r in unknown]
+    same_plate = [any(h.relation in OTHER_SHEET for h in r.results) for r, _ in unknown]
     summary["not_in_collection_same_plate"] = round(float(np.mean(same_plate)), 4) if unknown else None
     false_verified = [
-        bool(c) and c[0].record.record_id not in q.record_ids for q, c in zip(queries, claims, strict=True)
+        answer is not None and answer not in q.record_ids for q, answer in zip(queries, answers, strict=True)
     ]
     summary["false_verified"] = round(float(np.mean(false_verified)), 4)
     any_wrong = [
-        any(h.claims_sheet and h.record.record_id not in q.record_ids for h in r.results)
-        for q, r in zip(queries, responses, strict=True)
+        any(record_id not in q.record_ids for record_id in found) for q, found in zip(queries, claims, strict=True)
     ]
     summary["any_wrong_verified"] = round(float(np.mean(any_wrong)), 4)
     latencies = [r.elapsed_ms for r in responses if r.results]
