@@ -23,9 +23,9 @@ Synthetic pairs: 40 prints of the bench collections (20 woodcuts not in any vett
 paintings, 10 museum artworks), each ingested with five variants made here: an exact file copy
 (`identical`), a rescan (margins cropped, resized to 60-80%, colours shifted, JPEG 60-80: `rescan`), a
 detail (35-55% of the sheet, enlarged: `detail`), a mirrored rescan (`mirror`), and another impression
-(`platemark.simulate.impressions.another_impression`: lines a pixel fatter or thinner, mottled and
-broken ink, other paper stretched by up to 0.3%, and a third or more of the sheet coloured by another
-hand: `same_plate`).
+(`platemark.simulate.impressions.another_impression`: the ink alone, the source sheet's stains and
+grain left behind, lines a pixel fatter or thinner, mottled and broken ink, on other paper stretched by
+up to 0.3%, and a third or more of the sheet coloured by another hand: `same_plate`).
 Two variants of one print are expected to be related as the stronger change says (mirror, then
 same_plate, then detail, then rescan); prints of different sources as nothing. Per relation:
 precision and recall, and how many of the expected pairs PHash finds.
@@ -62,7 +62,7 @@ SYNTHETIC_COLUMNS = ("relation", "expected", "reported", "correct", "precision",
 VARIANTS = ("copy", "rescan", "detail", "mirror", "impression")
 #: How the variants are made; a --work folder whose synthetic catalog was made otherwise (or with
 #: another --seed) is made again. Bump it when `variants` changes.
-SYNTHETIC_VARIANTS = "impression pulled again (simulate.impressions), 2026-11-27"
+SYNTHETIC_VARIANTS = "impression pulled again on another sheet (simulate.impressions), 2026-11-27"
 #: imagededup's default Hamming threshold for PHash.
 PHASH_THRESHOLD = 10
 POSITIVE = {"same_block", "other_state"}

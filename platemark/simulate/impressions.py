@@ -20,6 +20,12 @@ INKING = 0.8
 #: grain), in blotches of about MOTTLE_SIZE pixels.
 MOTTLE = 0.3
 MOTTLE_SIZE = 1.5
+#: The sheet's paper is the brightest tone within this share of the long side (wider than the broadest
+#: line of a woodcut, 25 px on a 1024-px image).
+PAPER_REACH = 1 / 40
+#: Marks darker than the paper by less than this share are the sheet's (grain, stains, foxing, uneven
+#: light); lines are darker by 0.4-0.8.
+FAINT = 0.12
 
 
 def another_impression(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -33,24 +39,39 @@ def another_impression(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def reinked(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The print in `rgb` pulled again, in the same colours: lines thicken or thin by up to a pixel with
+    """The print in `rgb` pulled again, in the same colours, on another sheet: only its ink is kept (the
+    sheet's stains, grain and lighting stay with that sheet); lines thicken or thin by up to a pixel with
     the pressure, the ink layer is mottled by the paper's tooth and breaks up where it ran thin, it is
-    denser or paler across the sheet, and the paper has its own tint and grain and is stretched by up
-    to STRETCH."""
+    denser or paler across the sheet, and the new paper has its own tint and grain and is stretched by
+    up to STRETCH."""
     height, width = rgb.shape[:2]
-    image = rgb.astype(np.float32)
+    darkness = _ink(rgb)
     pressure = _field((height, width), rng)  # -1 (light) to 1 (heavy)
-    fatter = cv2.erode(image, np.ones((3, 3), np.uint8))  # the dark lines spread
-    thinner = cv2.dilate(image, np.ones((3, 3), np.uint8))
+    fatter = cv2.dilate(darkness, np.ones((3, 3), np.uint8))  # the lines spread
+    thinner = cv2.erode(darkness, np.ones((3, 3), np.uint8))
     heavy, light = np.clip(pressure, 0, 1)[..., None], np.clip(-pressure, 0, 1)[..., None]
-    image = image + heavy * (fatter - image) + light * (thinner - image)
+    darkness = darkness + heavy * (fatter - darkness) + light * (thinner - darkness)
     tooth = _texture((height, width), MOTTLE_SIZE, rng)  # -1..1, blotches of a few pixels
-    darkness = (1.0 - image / 255.0) * (1.0 + MOTTLE * tooth)[..., None]
+    darkness *= (1.0 + MOTTLE * tooth)[..., None]
     darkness[(tooth > 0.5) & (pressure < -0.3)] *= rng.uniform(0.2, 0.5)  # starved: the ink breaks up
     darkness *= (INKING ** _field((height, width), rng))[..., None]
-    paper = rng.uniform(0.85, 1.0, 3) * (1.0 + 0.03 * _texture((height, width), 0.7, rng))[..., None]
+    grain = 0.03 * _texture((height, width), 0.7, rng) + 0.04 * _texture((height, width), 6.0, rng)
+    paper = rng.uniform(0.85, 1.0, 3) * (1.0 + grain)[..., None]
     printed = np.clip(255.0 * (1.0 - darkness) * paper, 0, 255).astype(np.uint8)
     return _stretched(printed, rng)
+
+
+def _ink(rgb: np.ndarray) -> np.ndarray:
+    """The ink of the print in `rgb`, as darkness per channel (0-1) against its own sheet: the paper is
+    the brightest tone within PAPER_REACH, smoothed, and marks fainter than FAINT (grain, stains, foxing,
+    uneven light) belong to the sheet, not to the block."""
+    reach = max(3, round(PAPER_REACH * max(rgb.shape[:2])))
+    image = rgb.astype(np.float32)
+    spot = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    paper = np.maximum(cv2.GaussianBlur(cv2.dilate(image, spot), (0, 0), reach), 1.0)
+    darkness = np.clip(1.0 - image / paper, 0, 1)
+    inked = np.clip((darkness.mean(axis=2) - FAINT) / FAINT, 0, 1)  # faint marks fade out, lines stay
+    return darkness * inked[..., None]
 
 
 def _texture(shape: tuple[int, int], size: float, rng: np.random.Generator) -> np.ndarray:
