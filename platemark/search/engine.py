@@ -44,6 +44,12 @@ class SearchOptions:
     #: for a homography (museum bench, qsd1_w4/00025: 6 inliers from the index, 49 from matching).
     exact_candidates: int = 4
     min_votes: int = 5
+    #: The best-voted records with fewer than `min_votes` correspondences go to that matching too (before
+    #: the global shortlist): in a large vocabulary a print photographed from far away may share only a
+    #: few words with its record, and still be matched exhaustively with dozens of inliers. At 500k
+    #: records (a million words) that was the case for 7 of the 18 far-away photos not found, each the
+    #: best-voted record on 1-4 correspondences (bench_scale.py).
+    weak_candidates: int = 2
     #: Lowe's ratio for exhaustive matching (records not indexed yet).
     ratio: float = 0.85
     try_mirror: bool = True
@@ -321,14 +327,12 @@ class Searcher:
                 matches = self.word_index.matches(features.descriptors)
                 if allowed is not None:
                     matches = matches.where(np.isin(matches.key, allowed))
-        keys, _, counts = matches.votes()
-        voted = [int(k) for k in keys[counts >= opts.min_votes][: 3 * opts.vote_candidates]]
+        voted = _voted(matches, opts.min_votes, 3 * opts.vote_candidates, 3 * opts.weak_candidates)
         with _timed(stages, "fetch"):
             current = known.fetch(self.catalog, self.word_index, voted + shortlist)
         # votes again from current postings only: a deleted record has none, a re-ingested one its new ones
         matches = matches.current(CurrentPostings({k: current[k] for k in voted + shortlist if k in current}))
-        keys, _, counts = matches.votes()
-        candidates = [int(k) for k in keys[counts >= opts.min_votes][: opts.vote_candidates]]
+        candidates = _voted(matches, opts.min_votes, opts.vote_candidates, opts.weak_candidates)
         candidates += [k for k in shortlist if k not in candidates]
         results = {}
         with _timed(stages, "verify"):
@@ -394,6 +398,14 @@ class Searcher:
             (features.width, features.height),
             (record.width, record.height),
         )
+
+
+def _voted(matches: Matches, min_votes: int, strong: int, weak: int) -> list[int]:
+    """The keys of the `strong` best-voted records with at least `min_votes` correspondences, then of the
+    `weak` best-voted with fewer, each by its summed vote."""
+    keys, _, counts = matches.votes()
+    enough = counts >= min_votes
+    return [int(k) for k in (*keys[enough][:strong], *keys[~enough][:weak])]
 
 
 @dataclass

@@ -176,6 +176,18 @@ def test_every_record_is_verified_with_correspondences_from_the_word_index(
     assert {"local_votes", "fetch"} <= set(response.stages_ms)
 
 
+def test_a_record_voted_for_by_too_few_correspondences_is_still_matched_exhaustively(
+    searcher: Searcher, sample_images: dict
+) -> None:
+    """In a large vocabulary a far-away photo may share only a few words with its record: too few
+    correspondences to verify from the index, but its record is the best-voted, and matching its stored
+    descriptors verifies it. Here every record counts as weakly voted, and no global shortlist helps."""
+    photo = phone_photo(sample_images["coffee"], np.random.default_rng(4), STEADY)
+    weak = replace(searcher.options, min_votes=10**6, global_candidates=0, try_mirror=False)
+    assert top_verified(Searcher(searcher.catalog, replace(weak, weak_candidates=0), searcher.cnn), photo) == []
+    assert top_verified(Searcher(searcher.catalog, weak, searcher.cnn), photo)[:1] == ["coffee"]
+
+
 def test_searcher_uses_one_thread_so_it_keeps_its_speed_next_to_other_work(catalog_location) -> None:
     import faiss
     import torch
