@@ -31,9 +31,10 @@ from platemark.store.filters import FACETS, RecordFilter
 
 #: Rows fetched or written per statement when working through many records.
 CHUNK = 500
-#: `meta` counters bumped when a record changes or is deleted, when stored duplicate pairs change, and
-#: when postings move to another segment or codebook.
+#: `meta` counters bumped when a record changes or is deleted, when a record's features are replaced or
+#: deleted, when stored duplicate pairs change, and when postings move to another segment or codebook.
 RECORDS_CHANGED = "records.changed"
+FEATURES_REPLACED = "features.replaced"
 PAIRS_CHANGED = "duplicates.generation"
 POSTINGS_MOVED = "index.generation"
 #: A merge writes its segment in transactions of about this many bytes of postings, and deletes the
@@ -250,6 +251,13 @@ class Catalog(ABC):
             (counter,),
         )
 
+    def features_version(self) -> tuple[int, int]:
+        """(generation, features replaced): while the second stays the same, records have only been added
+        since, each with a key higher than any before (an index of their features can catch up by adding
+        the records after its highest key, `global_vector_chunks(after=...)`)."""
+        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", ("generation", FEATURES_REPLACED)))
+        return int(found.get("generation", 0)), int(found.get(FEATURES_REPLACED, 0))
+
     @property
     def index_generation(self) -> int:
         """Bumped whenever postings move to another segment or codebook (a merge, a retrain): a reader that
@@ -323,6 +331,7 @@ class Catalog(ABC):
                 "SELECT 1 FROM records WHERE collection = ? AND record_id = ?", (collection, record_id)
             ).fetchone():
                 self._bump_generation(RECORDS_CHANGED)
+                self._bump_generation(FEATURES_REPLACED)
             key = self.execute(
                 f"""INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (collection, record_id) DO UPDATE SET
@@ -412,6 +421,7 @@ class Catalog(ABC):
             if deleted:
                 self._bump_generation()
                 self._bump_generation(RECORDS_CHANGED)
+                self._bump_generation(FEATURES_REPLACED)
         return deleted
 
     def remove_orphan_images(self, written_before: float) -> int:
@@ -583,9 +593,12 @@ class Catalog(ABC):
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         return np.concatenate(found), np.concatenate(chunks)
 
-    def global_vector_chunks(self, keys: Iterable[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The same as `global_vectors`, CHUNK records at a time: a million vectors are 5 GB at once."""
-        for rows in batched(self._features_of("global", keys), CHUNK):
+    def global_vector_chunks(
+        self, keys: Iterable[int] | None = None, *, after: int = -1
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The same as `global_vectors`, CHUNK records at a time: a million vectors are 5 GB at once.
+        `after`: only records with a higher key (when `keys` is None)."""
+        for rows in batched(self._features_of("global", keys, after), CHUNK):
             yield (
                 np.array([key for key, _ in rows], np.int64),
                 np.stack([self._decode_vector(value) for _, value in rows]),
@@ -596,8 +609,9 @@ class Catalog(ABC):
         for key, points, descriptors in self._features_of("points, descriptors", keys):
             yield (key, *_keypoints(points, descriptors))
 
-    def _features_of(self, columns: str, keys: Iterable[int] | None) -> Iterator[tuple]:
-        """Rows of (record, *columns) from features, in key order, fetched a chunk at a time."""
+    def _features_of(self, columns: str, keys: Iterable[int] | None, after: int = -1) -> Iterator[tuple]:
+        """Rows of (record, *columns) from features, in key order, fetched a chunk at a time (of the given
+        keys, or of every record with a key above `after`)."""
         if keys is not None:
             for chunk in batched(_distinct_keys(keys), CHUNK):
                 marks = ",".join("?" * len(chunk))
@@ -605,12 +619,12 @@ class Catalog(ABC):
                     f"SELECT record, {columns} FROM features WHERE record IN ({marks}) ORDER BY record", chunk
                 ).fetchall()
             return
-        yield from self._in_key_order(f"SELECT record, {columns} FROM features", "record")
+        yield from self._in_key_order(f"SELECT record, {columns} FROM features", "record", after)
 
-    def _in_key_order(self, select: str, key: str) -> Iterator[tuple]:
-        """Rows of `select` (whose first column is `key`) in key order, fetched CHUNK at a time:
-        a catalog's features may not fit in memory at once."""
-        last = -1
+    def _in_key_order(self, select: str, key: str, after: int = -1) -> Iterator[tuple]:
+        """Rows of `select` (whose first column is `key`) in key order, above `after`, fetched CHUNK at a
+        time: a catalog's features may not fit in memory at once."""
+        last = after
         while rows := self.execute(f"{select} WHERE {key} > ? ORDER BY {key} LIMIT {CHUNK}", (last,)).fetchall():
             yield from rows
             last = rows[-1][0]

@@ -9,6 +9,7 @@ neighbours found by their stored vectors, it finds as many of the true ones
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,6 +29,9 @@ TRAINING_STEP = 20
 #: Share of each dimension's sampled range added on either side before quantizing (a 250-vector sample
 #: found 0.938 of the exact top 10 without it, 0.962 with it; tests/store/test_vectors.py).
 RANGE_MARGIN = 0.05
+#: An index that has grown by this share since it was saved is saved again, so that a worker started
+#: later has few records to catch up on.
+SAVE_GROWTH = 0.1
 
 
 class VectorIndex:
@@ -37,15 +41,20 @@ class VectorIndex:
         keys: record key of each of the index's vectors, in the order they were added.
         index: the faiss index (built by `streamed`, or read by `load`).
         generation: the catalog generation the vectors reflect.
+        replaced: how many times records had been replaced or deleted then (the catalog's counter):
+            while it stays the same, the catalog has only gained records, each with a higher key, and
+            the index catches up by adding them (`add`) instead of being built again.
 
     Example:
         >>> index = VectorIndex.of(keys, vectors, generation=7); rows, sims = index.search(query, 10)
     """
 
-    def __init__(self, keys: np.ndarray, index: faiss.Index, generation: int = 0) -> None:
+    def __init__(self, keys: np.ndarray, index: faiss.Index, generation: int = 0, replaced: int = 0) -> None:
         self.keys = np.asarray(keys, np.int64)
         self.generation = generation
+        self.replaced = replaced
         self.size = len(self.keys)
+        self.saved_size = 0  # how many vectors the file it was saved to or read from holds
         self.index = index
         if not self.exact:
             self.index.hnsw.efSearch = EF_SEARCH
@@ -57,7 +66,11 @@ class VectorIndex:
 
     @classmethod
     def streamed(
-        cls, count: int, chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], generation: int = 0
+        cls,
+        count: int,
+        chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
+        generation: int = 0,
+        replaced: int = 0,
     ) -> VectorIndex:
         """The index of a catalog's `count` vectors, added as (keys, vectors) chunks read by `chunks()`,
         never all in memory at once (a million float32 vectors are 5 GB). Above ANN_THRESHOLD a first
@@ -73,11 +86,35 @@ class VectorIndex:
             found.append(keys)
         if index is None:  # an empty catalog
             index = faiss.IndexFlatIP(1)
-        return cls(np.concatenate(found), index, generation)
+        return cls(np.concatenate(found), index, generation, replaced)
 
     @property
     def exact(self) -> bool:
         return isinstance(self.index, faiss.IndexFlatIP)
+
+    @property
+    def last_key(self) -> int:
+        """The highest record key held (-1 when empty): records added to the catalog later have higher ones."""
+        return int(self.keys.max()) if self.size else -1
+
+    def can_grow_to(self, count: int, replaced: int) -> bool:
+        """Can `add` bring this index to a catalog of `count` records whose replaced-or-deleted counter is
+        `replaced`? Not when records were replaced or deleted since, nor when an exact index would pass
+        ANN_THRESHOLD (it is built again as an approximate one), nor when it holds no vector yet (its
+        dimension is unknown)."""
+        return replaced == self.replaced and self.size > 0 and not (self.exact and count > ANN_THRESHOLD)
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Add records' vectors ((N, dim) unit-length), keys higher than any held."""
+        if len(keys):
+            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+            self.keys = np.concatenate([self.keys, np.asarray(keys, np.int64)])
+            self.size = len(self.keys)
+
+    @property
+    def grown_since_saved(self) -> bool:
+        """It holds SAVE_GROWTH more vectors than the file it was saved to or read from (any, if none)."""
+        return self.size - self.saved_size > SAVE_GROWTH * self.saved_size
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Row numbers and similarities of the k most similar vectors (only `allowed` rows if given)."""
@@ -98,23 +135,34 @@ class VectorIndex:
 
     def save(self, folder: Path) -> None:
         """Write the index under its generation's name, atomically (other processes may be writing
-        it too), and remove older generations' files. faiss writes straight to disk: at a million
-        vectors an in-memory copy would double the memory needed."""
+        it too), and remove the files of other generations. faiss writes straight to disk: at a
+        million vectors an in-memory copy would double the memory needed."""
         folder.mkdir(parents=True, exist_ok=True)
-        stem = folder / f"global-{self.generation}"
+        name = f"global-{self.generation}-{self.replaced}"
+        stem = folder / name
         part = f".{os.getpid()}.part"
         np.save(f"{stem}.keys{part}", self.keys, allow_pickle=False)
         faiss.write_index(self.index, f"{stem}.faiss{part}")
         Path(f"{stem}.keys{part}.npy").replace(f"{stem}.keys.npy")
         Path(f"{stem}.faiss{part}").replace(f"{stem}.faiss")
+        self.saved_size = self.size
         for old in folder.glob("global-*"):
-            if not old.name.startswith(f"global-{self.generation}."):
+            if not old.name.startswith(f"{name}."):
                 old.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, folder: Path, generation: int) -> VectorIndex | None:
-        """The saved index of this generation, or None."""
-        stem = folder / f"global-{generation}"
+    def load(cls, folder: Path) -> VectorIndex | None:
+        """The index saved last (of the highest generation), or None: it may be older than the catalog,
+        which `can_grow_to` and `add` then bring up to date."""
+        saved = []
+        for path in folder.glob("global-*-*.faiss"):
+            with contextlib.suppress(ValueError):
+                generation, replaced = (int(number) for number in path.name[len("global-") : -len(".faiss")].split("-"))
+                saved.append((generation, replaced))
+        if not saved:
+            return None
+        generation, replaced = max(saved)
+        stem = folder / f"global-{generation}-{replaced}"
         try:
             keys = np.load(f"{stem}.keys.npy", allow_pickle=False)
             index = faiss.read_index(f"{stem}.faiss")
@@ -122,7 +170,9 @@ class VectorIndex:
             return None
         if index.ntotal != len(keys):
             return None
-        return cls(keys, index, generation)
+        loaded = cls(keys, index, generation, replaced)
+        loaded.saved_size = loaded.size
+        return loaded
 
 
 def _quantized_hnsw(sample: np.ndarray) -> faiss.Index:

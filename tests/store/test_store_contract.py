@@ -184,6 +184,29 @@ def test_nearest_in_a_large_catalog_reports_exact_similarities(store: Catalog, m
     assert found[0] == keys[7] and np.allclose(sims, exact, atol=1e-5)
 
 
+@pytest.mark.parametrize("threshold", [1000, 30], ids=["exact", "approximate"])
+def test_nearest_keeps_up_with_records_another_process_adds_replaces_and_deletes(
+    store: Catalog, where, monkeypatch, threshold: int
+) -> None:
+    """A serving worker searches while an ingest in another process changes the catalog: what it adds is
+    found at the worker's next search, what it replaces is found by its new picture, what it deletes is
+    gone. (The embedded store holds the global index in each worker's memory.)"""
+    monkeypatch.setattr(vector_module, "ANN_THRESHOLD", threshold)
+    keys = [add(store, f"r{i}", seed=i) for i in range(40)]
+    assert store.nearest(features(3)[0], 1)[0][0] == keys[3]
+    with open_catalog(where.location, media=where.media) as ingest:
+        added = [add(ingest, f"new{i}", seed=100 + i) for i in range(5)]
+    for number, key in enumerate(added):
+        assert store.nearest(features(100 + number)[0], 1)[0][0] == key
+    with open_catalog(where.location, media=where.media) as ingest:
+        assert add(ingest, "r5", seed=200) == keys[5]  # the same record, another image
+        ingest.delete("c", ["r6"])
+    assert store.nearest(features(200)[0], 1)[0][0] == keys[5]
+    assert keys[5] not in store.nearest(features(5)[0], 3)[0].tolist()
+    assert keys[6] not in store.nearest(features(6)[0], 3)[0].tolist()
+    assert store.nearest(features(100)[0], 1)[0][0] == added[0]
+
+
 def test_nearest_with_filter_returns_only_and_enough_matching_records(store: Catalog) -> None:
     for i in range(40):
         add(store, f"r{i}", seed=i, collection="rare" if i % 10 == 0 else "common")
