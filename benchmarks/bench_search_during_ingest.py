@@ -1,14 +1,15 @@
-"""How long does a search take right after an ingest stored a record? (issue 11) Prints one table.
+"""How long does a search take right after an ingest stored or deleted a record? (issue 11) Prints one table.
 
     python benchmarks/bench_search_during_ingest.py [--catalog CATALOG] [--compare-with REV]
 
 An embedded catalog's workers each hold the index of global vectors in memory. A serving process
 (the `Searcher` a `serve` worker holds) searches museum photos against a large embedded catalog
 (default: bench_scale.py's 100k catalog) while another connection stores records one at a time, as an ingest
-does: after each record stored, one search. Per version: the searches' median, 95th percentile and
-longest time, and the median of searches with nothing stored between them. The records are copies
-of the catalog's first records' features under new ids, deleted again at the end. With
---compare-with, another commit (a git worktree) runs first, in the same run.
+does, then deletes them one at a time, as `ingest --prune` does: after each, one search. The records
+are copies of the catalog's first records' features under new ids. Per version: the median of
+searches with nothing changed between them, and the median and longest search after a record was
+stored, and after one was deleted. With --compare-with, another commit (a git worktree) runs first,
+in the same run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from report import checkout_process, print_table, save_results, worktree
 
 from platemark.store import open_catalog
 
-COLUMNS = ("code", "records", "stored", "idle_p50_ms", "after_store_p50_ms", "after_store_p95_ms", "after_store_max_ms")
+COLUMNS = (
+    "code",
+    "records",
+    "stored",
+    "idle_p50_ms",
+    "after_store_p50_ms",
+    "after_store_max_ms",
+    "after_delete_p50_ms",
+    "after_delete_max_ms",
+)
 
 #: Runs in the version's own checkout: the searches, with records stored in between, as JSON.
 SEARCH_WHILE_STORING = """
@@ -54,8 +64,11 @@ with open_catalog(location) as serving, open_catalog(location) as ingest:
             local=LocalFeatures(points, descriptors, record.width, record.height),
         )
         after.append(timed(photos[number % len(photos)]))
-    ingest.delete("bench-search-during-ingest", [f"copy-{number}" for number in range(stored)])
-    print(json.dumps({"records": serving.count(), "idle": idle, "after": after}))
+    deleted = []
+    for number in range(stored):
+        ingest.delete("bench-search-during-ingest", [f"copy-{number}"])
+        deleted.append(timed(photos[number % len(photos)]))
+    print(json.dumps({"records": serving.count(), "idle": idle, "after": after, "deleted": deleted}))
 """
 
 
@@ -68,15 +81,16 @@ def measure(location: Path, code: str, source: Path | None, stored: int, photos:
         **checkout_process(source),
     )
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    after = sorted(found["after"])
+    idle, after, deleted = (sorted(found[name]) for name in ("idle", "after", "deleted"))
     return {
         "code": code,
         "records": found["records"],
         "stored": stored,
-        "idle_p50_ms": sorted(found["idle"])[len(found["idle"]) // 2],
+        "idle_p50_ms": idle[len(idle) // 2],
         "after_store_p50_ms": after[len(after) // 2],
-        "after_store_p95_ms": after[int(0.95 * (len(after) - 1))],
         "after_store_max_ms": after[-1],
+        "after_delete_p50_ms": deleted[len(deleted) // 2],
+        "after_delete_max_ms": deleted[-1],
     }
 
 
@@ -84,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--catalog", type=Path, default=Path("/tmp/platemark-bench-scale/catalog-100000"))
     parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
-    parser.add_argument("--stored", type=int, default=10, help="records stored, a search after each")
+    parser.add_argument("--stored", type=int, default=10, help="records stored and deleted, a search after each")
     parser.add_argument("--compare-with", help="another commit, measured first in the same run")
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-search-during-ingest"))
     args = parser.parse_args()

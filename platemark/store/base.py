@@ -31,10 +31,10 @@ from platemark.store.filters import FACETS, RecordFilter
 
 #: Rows fetched or written per statement when working through many records.
 CHUNK = 500
-#: `meta` counters bumped when a record changes or is deleted, when a record's features are replaced or
-#: deleted, when stored duplicate pairs change, and when postings move to another segment or codebook.
+#: `meta` counters bumped when a record changes or is deleted, when records are deleted, when stored
+#: duplicate pairs change, and when postings move to another segment or codebook.
 RECORDS_CHANGED = "records.changed"
-FEATURES_REPLACED = "features.replaced"
+RECORDS_DELETED = "records.deleted"
 PAIRS_CHANGED = "duplicates.generation"
 POSTINGS_MOVED = "index.generation"
 #: A merge writes its segment in transactions of about this many bytes of postings, and deletes the
@@ -243,20 +243,22 @@ class Catalog(ABC):
         """Bumped by every change to records, so derived index files can tell they are stale."""
         return int(self.get_meta("generation", "0") or 0)
 
-    def _bump_generation(self, counter: str = "generation") -> None:
-        """Within a write transaction; atomic, so concurrent writers never reuse a number."""
-        self.execute(
-            "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) "
-            "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
-            (counter,),
+    def _bump_generation(self, counter: str = "generation") -> int:
+        """Within a write transaction; atomic, so concurrent writers never reuse a number. Returns it."""
+        return int(
+            self.execute(
+                "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) "
+                "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT) RETURNING value",
+                (counter,),
+            ).fetchone()[0]
         )
 
     def features_version(self) -> tuple[int, int]:
-        """(generation, features replaced): while the second stays the same, records have only been added
-        since, each with a key higher than any before (an index of their features can catch up by adding
-        the records after its highest key, `global_vector_chunks(after=...)`)."""
-        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", ("generation", FEATURES_REPLACED)))
-        return int(found.get("generation", 0)), int(found.get(FEATURES_REPLACED, 0))
+        """(generation, deletions): an index of the catalog's features made at one generation catches up
+        with the records stored since (`global_vector_changes`), and, when the second number changed,
+        forgets the records no longer there (`keys_matching()`)."""
+        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", ("generation", RECORDS_DELETED)))
+        return int(found.get("generation", 0)), int(found.get(RECORDS_DELETED, 0))
 
     @property
     def index_generation(self) -> int:
@@ -331,15 +333,16 @@ class Catalog(ABC):
                 "SELECT 1 FROM records WHERE collection = ? AND record_id = ?", (collection, record_id)
             ).fetchone():
                 self._bump_generation(RECORDS_CHANGED)
-                self._bump_generation(FEATURES_REPLACED)
+            generation = self._bump_generation()
             key = self.execute(
-                f"""INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO records ({RECORD_FIELDS}, features_stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (collection, record_id) DO UPDATE SET
                      image_path = excluded.image_path, content_hash = excluded.content_hash,
                      width = excluded.width, height = excluded.height, metadata = excluded.metadata,
-                     year_min = excluded.year_min, year_max = excluded.year_max, iiif = excluded.iiif
+                     year_min = excluded.year_min, year_max = excluded.year_max, iiif = excluded.iiif,
+                     features_stored = excluded.features_stored
                    RETURNING id""",
-                record.columns(),
+                (*record.columns(), generation),
             ).fetchone()[0]
             self.execute(
                 """INSERT INTO features (record, global, points, descriptors) VALUES (?, ?, ?, ?)
@@ -348,7 +351,6 @@ class Catalog(ABC):
                 (key, *self._feature_values(global_vector, local)),
             )
             self.execute("DELETE FROM indexed WHERE record = ?", (key,))  # its postings are stale now
-            self._bump_generation()
         return key
 
     def insert_many(self, records: Iterable[RecordWithFeatures]) -> int:
@@ -358,18 +360,19 @@ class Catalog(ABC):
         """
         added = 0
         with self.transaction():
+            generation = self._bump_generation()
             for chunk in batched(records, CHUNK):
                 for record in chunk:
                     key = self.execute(
-                        f"INSERT INTO records ({RECORD_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                        record.columns(),
+                        f"INSERT INTO records ({RECORD_FIELDS}, features_stored)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        (*record.columns(), generation),
                     ).fetchone()[0]
                     self.execute(
                         "INSERT INTO features (record, global, points, descriptors) VALUES (?, ?, ?, ?)",
                         (key, *self._feature_values(record.global_vector, record.local)),
                     )
                 added += len(chunk)
-            self._bump_generation()
         return added
 
     def _feature_values(self, global_vector: np.ndarray, local: LocalFeatures) -> tuple[Any, bytes, bytes]:
@@ -421,7 +424,7 @@ class Catalog(ABC):
             if deleted:
                 self._bump_generation()
                 self._bump_generation(RECORDS_CHANGED)
-                self._bump_generation(FEATURES_REPLACED)
+                self._bump_generation(RECORDS_DELETED)
         return deleted
 
     def remove_orphan_images(self, written_before: float) -> int:
@@ -563,8 +566,8 @@ class Catalog(ABC):
         )
         return [_record(row) for row in rows], total
 
-    def keys_matching(self, where: RecordFilter) -> np.ndarray:
-        """Keys of the records a filter admits."""
+    def keys_matching(self, where: RecordFilter | None = None) -> np.ndarray:
+        """Keys of the records a filter admits (every record's, without one)."""
         clause, params = self._where(where)
         return np.array([k for (k,) in self.execute(f"SELECT id FROM records WHERE {clause}", params)], np.int64)
 
@@ -593,12 +596,9 @@ class Catalog(ABC):
             return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
         return np.concatenate(found), np.concatenate(chunks)
 
-    def global_vector_chunks(
-        self, keys: Iterable[int] | None = None, *, after: int = -1
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The same as `global_vectors`, CHUNK records at a time: a million vectors are 5 GB at once.
-        `after`: only records with a higher key (when `keys` is None)."""
-        for rows in batched(self._features_of("global", keys, after), CHUNK):
+    def global_vector_chunks(self, keys: Iterable[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The same as `global_vectors`, CHUNK records at a time: a million vectors are 5 GB at once."""
+        for rows in batched(self._features_of("global", keys), CHUNK):
             yield (
                 np.array([key for key, _ in rows], np.int64),
                 np.stack([self._decode_vector(value) for _, value in rows]),
@@ -609,9 +609,16 @@ class Catalog(ABC):
         for key, points, descriptors in self._features_of("points, descriptors", keys):
             yield (key, *_keypoints(points, descriptors))
 
-    def _features_of(self, columns: str, keys: Iterable[int] | None, after: int = -1) -> Iterator[tuple]:
-        """Rows of (record, *columns) from features, in key order, fetched a chunk at a time (of the given
-        keys, or of every record with a key above `after`)."""
+    def global_vector_changes(self, since: int, until: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Keys and global vectors of the records whose features were stored after generation `since`, up
+        to `until` (added, or replaced by another image), CHUNK records at a time, in key order."""
+        changed = self.execute(
+            "SELECT id FROM records WHERE features_stored > ? AND features_stored <= ? ORDER BY id", (since, until)
+        ).fetchall()
+        yield from self.global_vector_chunks(key for (key,) in changed)
+
+    def _features_of(self, columns: str, keys: Iterable[int] | None) -> Iterator[tuple]:
+        """Rows of (record, *columns) from features, in key order, fetched a chunk at a time."""
         if keys is not None:
             for chunk in batched(_distinct_keys(keys), CHUNK):
                 marks = ",".join("?" * len(chunk))
@@ -619,12 +626,12 @@ class Catalog(ABC):
                     f"SELECT record, {columns} FROM features WHERE record IN ({marks}) ORDER BY record", chunk
                 ).fetchall()
             return
-        yield from self._in_key_order(f"SELECT record, {columns} FROM features", "record", after)
+        yield from self._in_key_order(f"SELECT record, {columns} FROM features", "record")
 
-    def _in_key_order(self, select: str, key: str, after: int = -1) -> Iterator[tuple]:
-        """Rows of `select` (whose first column is `key`) in key order, above `after`, fetched CHUNK at a
-        time: a catalog's features may not fit in memory at once."""
-        last = after
+    def _in_key_order(self, select: str, key: str) -> Iterator[tuple]:
+        """Rows of `select` (whose first column is `key`) in key order, fetched CHUNK at a time:
+        a catalog's features may not fit in memory at once."""
+        last = -1
         while rows := self.execute(f"{select} WHERE {key} > ? ORDER BY {key} LIMIT {CHUNK}", (last,)).fetchall():
             yield from rows
             last = rows[-1][0]

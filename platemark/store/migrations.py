@@ -97,6 +97,20 @@ MERGES_IN_STEPS = Migration(
 )
 
 
+#: The same SQL on both backends.
+FEATURES_STORED = Migration(
+    "0010_features_stored",
+    # The generation at which each record's features were stored (0: before this step). A worker holding
+    # the embedded catalog's index of global vectors adds the records stored since its generation to
+    # it, instead of building it again from every record. Kept in `records`, whose rows are small:
+    # indexing a column of `features` would read every descriptor (45 GB at 500,000 records).
+    """
+    ALTER TABLE records ADD COLUMN features_stored BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX records_features_stored ON records (features_stored);
+    """,
+)
+
+
 def _word_index(blob: str, serial: str, extra: str = "") -> Migration:
     """The local-feature index (platemark.index): vocabularies, posting lists, and which records they hold.
 
@@ -221,6 +235,7 @@ SQLITE = (
     _word_index("BLOB", "INTEGER"),
     DUPLICATES,
     MERGES_IN_STEPS,
+    FEATURES_STORED,
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -299,6 +314,7 @@ POSTGRES = (
     _word_index("BYTEA", "BIGSERIAL", "ALTER TABLE postings ALTER COLUMN data SET STORAGE EXTERNAL;"),
     DUPLICATES,
     MERGES_IN_STEPS,
+    FEATURES_STORED,
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

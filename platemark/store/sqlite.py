@@ -1,8 +1,8 @@
 """The embedded catalog: one directory with catalog.db (SQLite), images, thumbnails and index files.
 
 Global vectors are searched in memory with faiss; the index is saved beside the database,
-tagged with the catalog generation. A process reuses it, and as records are added (an ingest) it adds
-their vectors to the index it holds; only a record replaced or deleted makes it build the index again.
+tagged with the catalog generation. A process reads it, and as an ingest stores, replaces or deletes
+records, it adds their new vectors to the index it holds and forgets the old ones.
 """
 
 from __future__ import annotations
@@ -133,23 +133,26 @@ class SQLiteCatalog(Catalog):
         self.vector_index()
 
     def vector_index(self) -> VectorIndex:
-        """The faiss index of global vectors, up to date: the one held, or else the one saved last, with
-        the records added since; built again from every record when one was replaced or deleted since
-        (~25 s at 100,000 records, which searches wait for)."""
+        """The faiss index of global vectors, up to date: the one held, or else the one saved last, with the
+        records stored since added and those deleted since forgotten. It is built again from every record
+        (~25 s at 100,000 records, which a search waits for) only when none was saved, when it outgrows
+        exact search, or when a tenth of its rows are of records deleted or replaced."""
         with self._vectors_lock:
-            generation, replaced = self.features_version()
+            generation, deletions = self.features_version()
             held = self._vectors
             if held is not None and held.generation == generation:
                 return held
             if held is None:
                 held = VectorIndex.load(self.index_dir)
-            if held is not None and held.can_grow_to(self.count(), replaced):
-                for keys, vectors in self.global_vector_chunks(after=held.last_key):
+            if held is not None and held.can_catch_up(self.count()):
+                for keys, vectors in self.global_vector_changes(held.generation, generation):
                     held.add(keys, vectors)
-                held.generation = generation
-            else:
-                held = VectorIndex.streamed(self.count(), self.global_vector_chunks, generation, replaced)
-            if held.grown_since_saved:
+                if held.deletions != deletions:
+                    held.keep(self.keys_matching())
+                held.generation, held.deletions = generation, deletions
+            if held is None or not held.can_catch_up(self.count()):
+                held = VectorIndex.streamed(self.count(), self.global_vector_chunks, generation, deletions)
+            if held.changed_since_saved:
                 with contextlib.suppress(OSError):  # a read-only catalog still searches
                     held.save(self.index_dir)
             self._vectors = held

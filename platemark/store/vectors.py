@@ -29,32 +29,37 @@ TRAINING_STEP = 20
 #: Share of each dimension's sampled range added on either side before quantizing (a 250-vector sample
 #: found 0.938 of the exact top 10 without it, 0.962 with it; tests/store/test_vectors.py).
 RANGE_MARGIN = 0.05
-#: An index that has grown by this share since it was saved is saved again, so that a worker started
-#: later has few records to catch up on.
-SAVE_GROWTH = 0.1
+#: An index that has changed by this share of its vectors since it was saved is saved again, so that a
+#: worker started later has few records to catch up on.
+SAVE_AFTER = 0.1
+#: An index holding this share of vectors of records deleted or replaced since is built again.
+MOST_DEAD = 0.1
+#: The key of a row whose record was deleted or replaced since it was added: HNSW cannot remove it.
+DEAD = -1
 
 
 class VectorIndex:
     """Cosine-similarity search over unit-length global vectors, by record key.
 
     Args:
-        keys: record key of each of the index's vectors, in the order they were added.
+        keys: record key of each of the index's vectors, in the order they were added (DEAD for a
+            record deleted or replaced since).
         index: the faiss index (built by `streamed`, or read by `load`).
-        generation: the catalog generation the vectors reflect.
-        replaced: how many times records had been replaced or deleted then (the catalog's counter):
-            while it stays the same, the catalog has only gained records, each with a higher key, and
-            the index catches up by adding them (`add`) instead of being built again.
+        generation: the catalog generation the vectors reflect: the index catches up with the records
+            stored since (`add`) instead of being built again.
+        deletions: the catalog's count of deletions then: when it changed, `keep` forgets the records
+            no longer there.
 
     Example:
         >>> index = VectorIndex.of(keys, vectors, generation=7); rows, sims = index.search(query, 10)
     """
 
-    def __init__(self, keys: np.ndarray, index: faiss.Index, generation: int = 0, replaced: int = 0) -> None:
+    def __init__(self, keys: np.ndarray, index: faiss.Index, generation: int = 0, deletions: int = 0) -> None:
         self.keys = np.asarray(keys, np.int64)
         self.generation = generation
-        self.replaced = replaced
+        self.deletions = deletions
         self.size = len(self.keys)
-        self.saved_size = 0  # how many vectors the file it was saved to or read from holds
+        self.changes = self.size  # rows added or marked DEAD since the index was saved or read
         self.index = index
         if not self.exact:
             self.index.hnsw.efSearch = EF_SEARCH
@@ -70,7 +75,7 @@ class VectorIndex:
         count: int,
         chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
         generation: int = 0,
-        replaced: int = 0,
+        deletions: int = 0,
     ) -> VectorIndex:
         """The index of a catalog's `count` vectors, added as (keys, vectors) chunks read by `chunks()`,
         never all in memory at once (a million float32 vectors are 5 GB). Above ANN_THRESHOLD a first
@@ -86,44 +91,56 @@ class VectorIndex:
             found.append(keys)
         if index is None:  # an empty catalog
             index = faiss.IndexFlatIP(1)
-        return cls(np.concatenate(found), index, generation, replaced)
+        return cls(np.concatenate(found), index, generation, deletions)
 
     @property
     def exact(self) -> bool:
         return isinstance(self.index, faiss.IndexFlatIP)
 
     @property
-    def last_key(self) -> int:
-        """The highest record key held (-1 when empty): records added to the catalog later have higher ones."""
-        return int(self.keys.max()) if self.size else -1
+    def dead(self) -> int:
+        """Rows of records deleted or replaced since they were added."""
+        return int((self.keys == DEAD).sum())
 
-    def can_grow_to(self, count: int, replaced: int) -> bool:
-        """Can `add` bring this index to a catalog of `count` records whose replaced-or-deleted counter is
-        `replaced`? Not when records were replaced or deleted since, nor when an exact index would pass
-        ANN_THRESHOLD (it is built again as an approximate one), nor when it holds no vector yet (its
-        dimension is unknown)."""
-        return replaced == self.replaced and self.size > 0 and not (self.exact and count > ANN_THRESHOLD)
+    def can_catch_up(self, count: int) -> bool:
+        """Is `add` and `keep` still the way to a catalog of `count` records? Not for an index holding no
+        vector yet (its dimension is unknown), nor for an exact one past ANN_THRESHOLD, nor for one
+        whose DEAD rows reach MOST_DEAD: each is built again."""
+        return self.size > 0 and not (self.exact and count > ANN_THRESHOLD) and self.dead < MOST_DEAD * self.size
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        """Add records' vectors ((N, dim) unit-length), keys higher than any held."""
+        """Add records' vectors ((N, dim) unit-length); rows the same records had become DEAD."""
         if len(keys):
+            again = np.isin(self.keys, keys)
+            self.keys[again] = DEAD
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
             self.keys = np.concatenate([self.keys, np.asarray(keys, np.int64)])
             self.size = len(self.keys)
+            self.changes += len(keys) + int(again.sum())
+
+    def keep(self, keys: np.ndarray) -> None:
+        """Mark DEAD the rows of records not among `keys`."""
+        gone = (self.keys != DEAD) & ~np.isin(self.keys, keys)
+        self.keys[gone] = DEAD
+        self.changes += int(gone.sum())
 
     @property
-    def grown_since_saved(self) -> bool:
-        """It holds SAVE_GROWTH more vectors than the file it was saved to or read from (any, if none)."""
-        return self.size - self.saved_size > SAVE_GROWTH * self.saved_size
+    def changed_since_saved(self) -> bool:
+        """SAVE_AFTER of its rows were added or marked DEAD since it was saved or read (any, if never)."""
+        return self.changes > SAVE_AFTER * self.size
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers and similarities of the k most similar vectors (only `allowed` rows if given)."""
+        """Row numbers and similarities of the k most similar vectors (only `allowed` rows if given; never
+        DEAD ones)."""
         k = min(k, self.size)
         if k == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self.dead:
+            allowed = self.keys != DEAD if allowed is None else allowed & (self.keys != DEAD)
         params = None
         if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.flatnonzero(allowed).astype(np.int64))
+            bitmap = np.packbits(allowed, bitorder="little")  # a bit per row: O(1) a test, at any size
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
             params = (
                 faiss.SearchParameters(sel=selector)
                 if self.exact
@@ -138,14 +155,14 @@ class VectorIndex:
         it too), and remove the files of other generations. faiss writes straight to disk: at a
         million vectors an in-memory copy would double the memory needed."""
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"global-{self.generation}-{self.replaced}"
+        name = f"global-{self.generation}-{self.deletions}"
         stem = folder / name
         part = f".{os.getpid()}.part"
         np.save(f"{stem}.keys{part}", self.keys, allow_pickle=False)
         faiss.write_index(self.index, f"{stem}.faiss{part}")
         Path(f"{stem}.keys{part}.npy").replace(f"{stem}.keys.npy")
         Path(f"{stem}.faiss{part}").replace(f"{stem}.faiss")
-        self.saved_size = self.size
+        self.changes = 0
         for old in folder.glob("global-*"):
             if not old.name.startswith(f"{name}."):
                 old.unlink(missing_ok=True)
@@ -153,16 +170,16 @@ class VectorIndex:
     @classmethod
     def load(cls, folder: Path) -> VectorIndex | None:
         """The index saved last (of the highest generation), or None: it may be older than the catalog,
-        which `can_grow_to` and `add` then bring up to date."""
+        which `add` and `keep` then bring up to date."""
         saved = []
         for path in folder.glob("global-*-*.faiss"):
             with contextlib.suppress(ValueError):
-                generation, replaced = (int(number) for number in path.name[len("global-") : -len(".faiss")].split("-"))
-                saved.append((generation, replaced))
+                generation, deletions = (int(part) for part in path.name[len("global-") : -len(".faiss")].split("-"))
+                saved.append((generation, deletions))
         if not saved:
             return None
-        generation, replaced = max(saved)
-        stem = folder / f"global-{generation}-{replaced}"
+        generation, deletions = max(saved)
+        stem = folder / f"global-{generation}-{deletions}"
         try:
             keys = np.load(f"{stem}.keys.npy", allow_pickle=False)
             index = faiss.read_index(f"{stem}.faiss")
@@ -170,8 +187,8 @@ class VectorIndex:
             return None
         if index.ntotal != len(keys):
             return None
-        loaded = cls(keys, index, generation, replaced)
-        loaded.saved_size = loaded.size
+        loaded = cls(keys, index, generation, deletions)
+        loaded.changes = 0
         return loaded
 
 

@@ -49,6 +49,8 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
         ):
             catalog.execute(f"DROP TABLE {table}")
         catalog.execute("ALTER TABLE records DROP COLUMN iiif")
+        catalog.execute("DROP INDEX records_features_stored")
+        catalog.execute("ALTER TABLE records DROP COLUMN features_stored")
         for statement in DROP_FULL_TEXT[where.backend]:
             catalog.execute(statement)
         catalog.execute("DELETE FROM migrations WHERE name >= '0002_saved_searches'")
@@ -59,7 +61,7 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     assert (
         first.exit_code == 0
         and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback,"
-        " 0007_word_index, 0008_duplicates"
+        " 0007_word_index, 0008_duplicates, 0009_merges_in_steps, 0010_features_stored"
         in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
