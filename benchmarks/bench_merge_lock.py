@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from report import checkout_process, print_table, save_results, worktree
+from report import before_and_after, checkout_process, print_table, save_results
 
 from platemark.store import open_catalog
 
@@ -101,16 +101,9 @@ def main() -> None:
     parser.add_argument("--compare-with", help="another commit, measured first in the same run")
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-merge-lock"))
     args = parser.parse_args()
-    if not (args.catalog / "catalog.db").exists():
-        raise SystemExit(f"{args.catalog}: no catalog here (bench_scale.py --sizes 100000 builds it)")
-    with open_catalog(args.catalog, create=True):
-        pass  # migrated before either version runs, as `platemark migrate` does on an upgrade
-    rows = []
-    if args.compare_with:
-        args.work.mkdir(parents=True, exist_ok=True)
-        with worktree(args.compare_with, args.work) as source:
-            rows.append(measure(args.catalog, args.compare_with, source))
-    rows.append(measure(args.catalog, "this checkout", None))
+    rows = before_and_after(
+        args.catalog, args.compare_with, args.work, lambda code, source: measure(args.catalog, code, source)
+    )
     print_table(rows, COLUMNS)
     save_results("bench_merge_lock", {"catalog": str(args.catalog), "rows": rows}, ("numpy",), "-merge-lock")
 

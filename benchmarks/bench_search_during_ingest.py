@@ -20,9 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from report import checkout_process, print_table, save_results, worktree
-
-from platemark.store import open_catalog
+from report import before_and_after, checkout_process, print_table, save_results
 
 COLUMNS = (
     "code",
@@ -102,19 +100,14 @@ def main() -> None:
     parser.add_argument("--compare-with", help="another commit, measured first in the same run")
     parser.add_argument("--work", type=Path, default=Path("/tmp/platemark-bench-search-during-ingest"))
     args = parser.parse_args()
-    if not (args.catalog / "catalog.db").exists():
-        raise SystemExit(f"{args.catalog}: no catalog here (bench_scale.py --sizes 100000 builds it)")
     photos = sorted((args.bench / "museum" / "queries").rglob("*.jpg"))[::12][: args.stored]
     if not photos:
         raise SystemExit(f"{args.bench}/museum/queries: no photos")
-    with open_catalog(args.catalog, create=True):
-        pass  # migrated before either version runs, as `platemark migrate` does on an upgrade
-    rows = []
-    if args.compare_with:
-        args.work.mkdir(parents=True, exist_ok=True)
-        with worktree(args.compare_with, args.work) as source:
-            rows.append(measure(args.catalog, args.compare_with, source.resolve(), args.stored, photos))
-    rows.append(measure(args.catalog, "this checkout", None, args.stored, photos))
+
+    def measured(code: str, source: Path | None) -> dict:
+        return measure(args.catalog, code, source, args.stored, photos)
+
+    rows = before_and_after(args.catalog, args.compare_with, args.work, measured)
     print_table(rows, COLUMNS)
     payload = {"catalog": str(args.catalog), "rows": rows}
     save_results("bench_search_during_ingest", payload, ("faiss-cpu",), "-search-during-ingest")

@@ -68,3 +68,24 @@ def worktree(rev: str, parent: Path) -> Iterator[Path]:
         yield tree
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False)
+
+
+def before_and_after(
+    catalog: Path, compare_with: str | None, work: Path, measure: Callable[[str, Path | None], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`measure(code, source)` on an existing embedded catalog: first at commit `compare_with` (a worktree
+    under `work`) when given, then this checkout (source None). The catalog is migrated first, as
+    `platemark migrate` does on an upgrade, so that both versions meet the same schema."""
+    from platemark.store import open_catalog
+
+    if not (catalog / "catalog.db").exists():
+        raise SystemExit(f"{catalog}: no catalog here (bench_scale.py --sizes 100000 builds it)")
+    with open_catalog(catalog, create=True):
+        pass
+    rows = []
+    if compare_with:
+        work.mkdir(parents=True, exist_ok=True)
+        with worktree(compare_with, work) as source:
+            rows.append(measure(compare_with, source.resolve()))
+    rows.append(measure("this checkout", None))
+    return rows
