@@ -253,12 +253,17 @@ class Catalog(ABC):
             ).fetchone()[0]
         )
 
-    def features_version(self) -> tuple[int, int]:
-        """(generation, deletions): an index of the catalog's features made at one generation catches up
-        with the records stored since (`global_vector_changes`), and, when the second number changed,
-        forgets the records no longer there (`keys_matching()`)."""
-        found = dict(self.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", ("generation", RECORDS_DELETED)))
-        return int(found.get("generation", 0)), int(found.get(RECORDS_DELETED, 0))
+    def features_version(self) -> tuple[int, int, int]:
+        """(generation, deletions, records), read at one moment: an index of the catalog's features made at
+        one generation catches up with the records stored since (`global_vector_changes`), and, when the
+        deletions changed, forgets the records no longer there (`keys_matching()`); it then holds as many
+        records as the catalog did."""
+        generation, deletions, records = self.execute(
+            "SELECT (SELECT value FROM meta WHERE key = ?), (SELECT value FROM meta WHERE key = ?),"
+            " (SELECT count(*) FROM records)",
+            ("generation", RECORDS_DELETED),
+        ).fetchone()
+        return int(generation or 0), int(deletions or 0), int(records)
 
     @property
     def index_generation(self) -> int:

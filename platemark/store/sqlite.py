@@ -136,22 +136,23 @@ class SQLiteCatalog(Catalog):
         """The faiss index of global vectors, up to date: the one held, or else the one saved last, with the
         records stored since added and those deleted since forgotten. It is built again from every record
         (~25 s at 100,000 records, which a search waits for) only when none was saved, when it outgrows
-        exact search, or when a tenth of its rows are of records deleted or replaced."""
+        exact search, when a tenth of its rows are of records deleted or replaced, or when it does not
+        come out holding as many records as the catalog (say, ones an older platemark stored)."""
         with self._vectors_lock:
-            generation, deletions = self.features_version()
+            generation, deletions, count = self.features_version()
             held = self._vectors
             if held is not None and held.generation == generation:
                 return held
             if held is None:
                 held = VectorIndex.load(self.index_dir)
-            if held is not None and held.can_catch_up(self.count()):
+            if held is not None and held.can_catch_up(count):
                 for keys, vectors in self.global_vector_changes(held.generation, generation):
                     held.add(keys, vectors)
                 if held.deletions != deletions:
                     held.keep(self.keys_matching())
                 held.generation, held.deletions = generation, deletions
-            if held is None or not held.can_catch_up(self.count()):
-                held = VectorIndex.streamed(self.count(), self.global_vector_chunks, generation, deletions)
+            if held is None or not held.can_catch_up(count) or held.size - held.dead != count:
+                held = VectorIndex.streamed(count, self.global_vector_chunks, generation, deletions)
             if held.changed_since_saved:
                 with contextlib.suppress(OSError):  # a read-only catalog still searches
                     held.save(self.index_dir)

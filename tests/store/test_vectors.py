@@ -125,3 +125,18 @@ def test_an_embedded_catalog_keeps_its_index_up_to_date_with_an_ingest_without_b
             ingest.delete("c", [f"r{number}" for number in range(5, 10)])
         assert keys[5] not in serving.nearest(_vector(5), 3)[0].tolist()
         assert len(built) == 2  # 7 of 42 rows gone
+
+
+def test_an_embedded_catalog_finds_records_an_older_platemark_stored_meanwhile(tmp_path: Path) -> None:
+    """Mid-upgrade, an ingest by a platemark from before migration 0010 stores records without the
+    generation they were stored at: the worker's index does not come out holding every record, and is
+    built again."""
+    location = tmp_path / "catalog"
+    with open_catalog(location, create=True) as serving:
+        for number in range(5):
+            _store(serving, f"r{number}", number)
+        serving.warm()
+        with open_catalog(location) as older:
+            key = _store(older, "stored-by-an-older-version", 100)
+            older.execute("UPDATE records SET features_stored = 0 WHERE id = ?", (key,))
+        assert serving.nearest(_vector(100), 1)[0][0] == key
