@@ -202,6 +202,14 @@ class Searcher:
         self.word_index = WordIndex.load(catalog)
         self.filter_values = catalog.filter_values()
 
+    def refresh(self) -> None:
+        """Catch up with a catalog an ingest has changed, off the search path: the store's global index
+        adds, replaces and forgets records (the word index is looked up anew by each search), and the
+        record count and the values filters offer are read again."""
+        self.catalog.warm()
+        self.record_count = self.catalog.count()
+        self.filter_values = self.catalog.filter_values()
+
     def search(
         self,
         image: ImageSource | np.ndarray,

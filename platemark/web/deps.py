@@ -16,10 +16,10 @@ from platemark.store import Catalog, open_catalog
 
 
 class LiveSearcher:
-    """Holds the worker's Searcher and swaps in a fresh one after an ingest changed the catalog.
+    """Holds the worker's Searcher and brings it up to date after an ingest changed the catalog.
 
-    `refresh` runs on the worker's maintenance thread: the new Searcher is built there while the
-    old one keeps answering, so neither searches nor the event loop ever wait for an ingest.
+    `refresh` runs on the worker's maintenance thread, so searches and the event loop do not wait for
+    what an ingest changed to be read.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -33,14 +33,12 @@ class LiveSearcher:
         return self._searcher
 
     def refresh(self) -> None:
-        """Build a new Searcher if the catalog changed since the current one was built."""
+        """Bring the Searcher up to date if the catalog changed since it last was: it catches up in place
+        (a new Searcher would read the whole global index again, seconds and a second copy in memory
+        at 500,000 records, every RELOAD_CHECK_SECONDS while an ingest runs)."""
         generation = self._searcher.catalog.generation
         if generation != self._generation:
-            self._searcher = Searcher(
-                open_catalog(self.settings.catalog, media=self.settings.media),
-                cnn=self._searcher.cnn,
-                threads=self.settings.search_threads,
-            )
+            self._searcher.refresh()
             self._generation = generation
             self.image_origins = self._searcher.catalog.image_origins()
 
