@@ -21,7 +21,8 @@ postings are written through the store's `add_segment`, the real records are ind
 
 Per size: the full pipeline through `platemark evaluate` in a fresh process (recall@1, not-in-collection
 photos rejected, any wrong record verified, p50/p95, the process's peak RSS), the global CNN kNN alone
-and a PHash search on the same photos (recall@1, p50), the catalog's size on disk, and at the largest
+and a PHash search on the same photos (recall@1, p50), the catalog's size on disk (and how much of an
+embedded catalog's file is free pages, which new records fill before it grows), and at the largest
 size the time `update_index` takes to make 1000 newly stored records findable. With --compare-with, each
 set is also searched by platemark at that commit (a git worktree), the two alternating --rounds times.
 """
@@ -71,6 +72,7 @@ COLUMNS = (
     "phash_p50_ms",
     "worker_rss_mb",
     "disk_mb",
+    "free_mb",
     "postings_mb",
 )
 SIDE = 1000
@@ -375,6 +377,16 @@ def findable_after_ingest(location: str, pool: Pool, seed: int, added: int = 100
         return took
 
 
+def free_bytes(catalog: Catalog) -> int:
+    """Bytes of an embedded catalog's file that hold nothing: pages let go by compressed descriptors or
+    deleted records, which later records reuse (a file shrinks only by VACUUM). 0 for PostgreSQL."""
+    if catalog.backend != "sqlite":
+        return 0
+    (free,) = catalog.execute("PRAGMA freelist_count").fetchone()
+    (page,) = catalog.execute("PRAGMA page_size").fetchone()
+    return int(free) * int(page)
+
+
 def place(backend: str, work: Path, size: int, stack: contextlib.ExitStack, *, fresh: bool) -> tuple[str, Path | None]:
     """The catalog location (and media directory) for one size, emptied if `fresh`: a directory, or a
     database on a PostgreSQL server started from the pgserver wheel (once, stopped at the end)."""
@@ -434,6 +446,7 @@ def main() -> None:
                 build_s = round(time.perf_counter() - started)
                 with open_catalog(location) as catalog:
                     disk_mb = round(catalog.size_on_disk() / 1e6)
+                    free_mb = round(free_bytes(catalog) / 1e6)
                     postings_mb = catalog.index_info()["postings_mb"]
                 for name, ground_truth in query_sets.items():
                     earlier = {}
@@ -455,6 +468,7 @@ def main() -> None:
                             **peers_run(location, ground_truth, hashes, cnn),
                             "worker_rss_mb": rss_mb,
                             "disk_mb": disk_mb,
+                            "free_mb": free_mb,
                             "postings_mb": postings_mb,
                             "build_s": build_s,
                         }

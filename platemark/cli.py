@@ -389,7 +389,8 @@ def info(catalog: str, media: Path | None, as_json: bool) -> None:
     index = details["index"]
     click.echo(
         f"index:       {index['indexed']} of {details['records']} records indexed, {index['segments']} segment(s), "
-        f"{index['postings_mb']} MB of postings (codebook {index['codebook']})"
+        f"{index['postings_mb']} MB of postings (codebook {index['codebook']}), "
+        f"{index['compressed']} record(s) with compressed descriptors"
     )
     click.echo(f"size:        {details['size_mb']} MB")
 
@@ -508,8 +509,8 @@ def index(catalog: str, media: Path | None, retrain: bool) -> None:
         report = update_index(store, retrain=retrain, progress=shown)
     trained = "trained a codebook, " if report.trained else ""
     click.echo(
-        f"{trained}indexed {report.indexed} record(s), merged {report.merged} segment(s) "
-        f"in {report.seconds:.1f} s (codebook {report.codebook})"
+        f"{trained}indexed {report.indexed} record(s), merged {report.merged} segment(s), "
+        f"compressed {report.compressed} record(s)' descriptors in {report.seconds:.1f} s (codebook {report.codebook})"
     )
 
 

@@ -10,7 +10,9 @@ to run from any number of processes at once, and to kill:
   wait long for SQLite's write lock (`Catalog.replace_segments`);
 - when the catalog has grown well past what its codebook was trained on, a new codebook is trained
   from a sample, every record is indexed under it while searches go on with the old one, and the
-  new one becomes active in one step.
+  new one becomes active in one step;
+- once the active codebook is at its widest (no retrain will come from growth), the descriptors of
+  the records it indexes are stored compressed (platemark.store.descriptors), a batch per transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from tqdm import tqdm
 from platemark.index.codebook import MAX_BRANCHING, Codebook, branching_for
 from platemark.index.postings import CurrentPostings, by_word, decode, encode
 from platemark.store.base import Catalog
+from platemark.store.descriptors import TRAINING_SAMPLE as CODEC_SAMPLE
+from platemark.store.descriptors import DescriptorCodec
 
 #: Records indexed per segment.
 SEGMENT_RECORDS = 2000
@@ -49,6 +53,8 @@ TRAINING_SAMPLE = 4 * MAX_BRANCHING**2
 OVERSAMPLING = 2
 #: Words merged per read of the posting table.
 MERGE_WORDS = 4096
+#: Records whose descriptors are compressed per transaction: SQLite's write lock is held ~0.1 s.
+COMPRESS_RECORDS = 200
 
 
 #: Told each step of `update_index` as it starts, and the records just indexed.
@@ -80,6 +86,7 @@ class IndexReport:
     trained: bool = False
     indexed: int = 0
     merged: int = 0
+    compressed: int = 0
     seconds: float = 0.0
 
 
@@ -89,8 +96,8 @@ def update_index(catalog: Catalog, *, retrain: bool = False, progress: Progress 
     Args:
         retrain: train a new codebook even if the catalog has not grown enough to need one.
         progress: called with each step as it starts ("training a codebook", "indexing", "merging N
-            segments", "switching codebooks") and the records it has just indexed (0 for the others):
-            at 500k records a retrain runs for over an hour.
+            segments", "compressing descriptors", "switching codebooks") and the records it has just
+            indexed or compressed (0 for the others): at 500k records a retrain runs for over an hour.
     """
     shown = progress or _silent
     started = time.perf_counter()
@@ -113,6 +120,8 @@ def update_index(catalog: Catalog, *, retrain: bool = False, progress: Progress 
         codebook = loaded.get(codebook_id) or Codebook.from_bytes(catalog.codebook_data(codebook_id))
         report.indexed += _index_new(catalog, codebook_id, codebook, shown)
         report.merged += _merge(catalog, codebook_id, shown)
+        if state == "active" and codebook.branching >= MAX_BRANCHING:
+            report.compressed += _compress(catalog, codebook_id, shown)
         if state == "building":
             shown("switching codebooks", 0)
             catalog.activate_codebook(codebook_id)
@@ -124,20 +133,25 @@ def update_index(catalog: Catalog, *, retrain: bool = False, progress: Progress 
 def train(catalog: Catalog, seed: int = 0) -> Codebook:
     """A codebook trained on descriptors sampled evenly from the catalog's records."""
     total = catalog.keypoint_count()
+    return Codebook.train(sample_descriptors(catalog, TRAINING_SAMPLE, total, seed), total, seed)
+
+
+def sample_descriptors(catalog: Catalog, count: int, total: int, seed: int = 0) -> np.ndarray:
+    """Up to `count` of the catalog's `total` descriptors, drawn evenly from its records."""
     keys = [int(k) for (k,) in catalog.execute("SELECT id FROM records ORDER BY id")]
-    share = min(1.0, TRAINING_SAMPLE / max(total, 1))
+    share = min(1.0, count / max(total, 1))
     rng = np.random.default_rng(seed)
     chosen = keys if share >= 1 else sorted(rng.choice(keys, min(len(keys), int(len(keys) * share * 4) + 1), False))
-    take = min(1.0, OVERSAMPLING * TRAINING_SAMPLE / max(1, total * len(chosen) / len(keys)))
+    take = min(1.0, OVERSAMPLING * count / max(1, total * len(chosen) / len(keys)))
     parts = []
     for _, _, descriptors in catalog.local_features(chosen):
         if take < 1:
             descriptors = descriptors[rng.random(len(descriptors)) < take]
         parts.append(descriptors)
     sample = np.concatenate(parts)
-    if len(sample) > TRAINING_SAMPLE:
-        sample = sample[np.sort(rng.choice(len(sample), TRAINING_SAMPLE, replace=False))]
-    return Codebook.train(sample, total, seed)
+    if len(sample) > count:
+        sample = sample[np.sort(rng.choice(len(sample), count, replace=False))]
+    return sample
 
 
 def _outgrown(catalog: Catalog, codebook: Codebook) -> bool:
@@ -158,6 +172,28 @@ def _index_new(catalog: Catalog, codebook_id: int, codebook: Codebook, shown: Pr
         catalog.add_segment(codebook_id, read, by_word(words, postings))
         done += len(read)
         shown("indexing", len(read))
+    return done
+
+
+def _compress(catalog: Catalog, codebook_id: int, shown: Progress) -> int:
+    """Store the descriptors of the records this codebook indexes compressed, training the catalog's
+    codec first if it has none; returns how many records were compressed."""
+    if not catalog.raw_indexed(codebook_id, 1):
+        return 0
+    codec_id = catalog.descriptor_codec()
+    if codec_id is None:
+        shown("training a descriptor codec", 0)
+        sample = sample_descriptors(catalog, CODEC_SAMPLE, catalog.keypoint_count())
+        codec_id = catalog.add_descriptor_codec(DescriptorCodec.train(sample))
+    codec = catalog.codec(codec_id)
+    done = 0
+    for _ in range(catalog.count() // COMPRESS_RECORDS + 1):  # each batch compresses, or finds records replaced
+        if not (read := catalog.raw_indexed(codebook_id, COMPRESS_RECORDS)):
+            break
+        codes = {key: codec.encode(descriptors) for key, _, descriptors in catalog.local_features(read)}
+        compressed = catalog.compress_descriptors(codec_id, read, codes)
+        done += compressed
+        shown("compressing descriptors", compressed)
     return done
 
 

@@ -27,6 +27,7 @@ from platemark.errors import CatalogNotFound, ExtractorMismatch, SearchNotFound,
 from platemark.extract.sift import LocalFeatures
 from platemark.iiif.links import IIIFLink
 from platemark.store import migrations
+from platemark.store.descriptors import DescriptorCodec
 from platemark.store.filters import FACETS, RecordFilter
 
 #: Rows fetched or written per statement when working through many records.
@@ -124,6 +125,7 @@ class Catalog(ABC):
         self.media = media
         self._local = threading.local()
         self._connections: list[Any] = []
+        self._codecs: dict[int, DescriptorCodec] = {}
         if not create and not self.table_exists("meta"):
             raise CatalogNotFound(f"{location}: no catalog here (run `platemark ingest` first)")
         #: Schema steps this open applied.
@@ -345,7 +347,7 @@ class Catalog(ABC):
                      image_path = excluded.image_path, content_hash = excluded.content_hash,
                      width = excluded.width, height = excluded.height, metadata = excluded.metadata,
                      year_min = excluded.year_min, year_max = excluded.year_max, iiif = excluded.iiif,
-                     features_stored = excluded.features_stored
+                     features_stored = excluded.features_stored, descriptor_codec = NULL
                    RETURNING id""",
                 (*record.columns(), generation),
             ).fetchone()[0]
@@ -610,9 +612,67 @@ class Catalog(ABC):
             )
 
     def local_features(self, keys: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(key, points (N, 2), descriptors (N, 128)) of the given records (all when None), in key order."""
-        for key, points, descriptors in self._features_of("points, descriptors", keys):
-            yield (key, *_keypoints(points, descriptors))
+        """(key, points (N, 2), descriptors (N, 128)) of the given records (all when None), in key order;
+        compressed descriptors come decoded."""
+        codec = "(SELECT descriptor_codec FROM records WHERE records.id = features.record)"
+        for key, points, descriptors, codec_id in self._features_of(f"points, descriptors, {codec}", keys):
+            yield key, _points(points), self._descriptors(descriptors, codec_id)
+
+    def _descriptors(self, data: bytes, codec_id: int | None) -> np.ndarray:
+        """(N, 128) uint8 descriptors as stored: whole, or by that codec."""
+        if codec_id is None:
+            return np.frombuffer(data, np.uint8).reshape(-1, 128)
+        return self.codec(codec_id).decode(data)
+
+    def codec(self, codec_id: int) -> DescriptorCodec:
+        """A stored codec, read once per catalog object (they never change)."""
+        if codec_id not in self._codecs:
+            (data,) = self.execute("SELECT data FROM descriptor_codecs WHERE id = ?", (codec_id,)).fetchone()
+            self._codecs[codec_id] = DescriptorCodec.from_bytes(bytes(data))
+        return self._codecs[codec_id]
+
+    def descriptor_codec(self) -> int | None:
+        """Id of the codec new compressions use (the first stored), or None."""
+        row = self.execute("SELECT min(id) FROM descriptor_codecs").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def add_descriptor_codec(self, codec: DescriptorCodec) -> int:
+        """Store a codec; returns the id of the one to use (another process may have stored one first)."""
+        with self.transaction():
+            if (existing := self.descriptor_codec()) is not None:
+                return existing
+            return int(
+                self.execute(
+                    "INSERT INTO descriptor_codecs (created_at, data) VALUES (?, ?) RETURNING id",
+                    (time.time(), codec.to_bytes()),
+                ).fetchone()[0]
+            )
+
+    def raw_indexed(self, codebook: int, limit: int) -> dict[int, str]:
+        """{key: content hash} of up to `limit` records indexed under this codebook whose descriptors
+        are stored whole."""
+        rows = self.execute(
+            """SELECT records.id, content_hash FROM records JOIN indexed ON indexed.record = records.id
+               WHERE descriptor_codec IS NULL AND indexed.codebook = ? ORDER BY records.id LIMIT ?""",
+            (codebook, limit),
+        ).fetchall()
+        return {int(key): content_hash for key, content_hash in rows}
+
+    def compress_descriptors(self, codec_id: int, read: dict[int, str], codes: dict[int, bytes]) -> int:
+        """Store records' descriptors as codes of that codec, given the content hash each was read at
+        (`read`): a record re-ingested since keeps its new descriptors. Returns how many were stored."""
+        stored = 0
+        with self.transaction():
+            for key, data in codes.items():
+                still = self.execute(
+                    "UPDATE records SET descriptor_codec = ?"
+                    " WHERE id = ? AND content_hash = ? AND descriptor_codec IS NULL RETURNING id",
+                    (codec_id, key, read[key]),
+                ).fetchone()
+                if still:
+                    self.execute("UPDATE features SET descriptors = ? WHERE record = ?", (data, key))
+                    stored += 1
+        return stored
 
     def global_vector_changes(self, since: int, until: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Keys and global vectors of the records whose features were stored after generation `since`, up
@@ -644,7 +704,7 @@ class Catalog(ABC):
     def records_with_features(self) -> Iterator[RecordWithFeatures]:
         """Every record with its features, in key order: what export copies."""
         select = (
-            f"SELECT {RECORD_COLUMNS}, f.global, f.points, f.descriptors"
+            f"SELECT {RECORD_COLUMNS}, f.global, f.points, f.descriptors, descriptor_codec"
             " FROM records JOIN features f ON f.record = records.id"
         )
         for row in self._in_key_order(select, "records.id"):
@@ -657,13 +717,13 @@ class Catalog(ABC):
                 record.metadata,
                 (record.year_min, record.year_max),
                 self._decode_vector(row[11]),
-                LocalFeatures(*_keypoints(row[12], row[13]), record.width, record.height),
+                LocalFeatures(_points(row[12]), self._descriptors(row[13], row[14]), record.width, record.height),
                 record.iiif,
             )
 
     def keypoint_count(self) -> int:
         """Reference keypoints stored over all records."""
-        return int(self.execute("SELECT coalesce(sum(length(descriptors)), 0) FROM features").fetchone()[0]) // 128
+        return int(self.execute("SELECT coalesce(sum(length(points)), 0) FROM features").fetchone()[0]) // 8
 
     # -- the local-feature index (platemark.index) --------------------------------------------
     #: Appended to a SELECT inside a transaction so that rows read stay as read until it commits.
@@ -945,13 +1005,14 @@ class Catalog(ABC):
         """The active codebook, records it indexes, segments and their size."""
         active = self.active_codebook_id()
         if active is None:
-            return {"codebook": None, "indexed": 0, "segments": 0, "postings_mb": 0.0}
+            return {"codebook": None, "indexed": 0, "segments": 0, "postings_mb": 0.0, "compressed": 0}
         segments = self.segments(active)
         return {
             "codebook": active,
             "indexed": sum(records for records, _ in segments.values()),
             "segments": len(segments),
             "postings_mb": round(sum(size for _, size in segments.values()) / 1e6, 1),
+            "compressed": self.execute("SELECT count(*) FROM records WHERE descriptor_codec IS NOT NULL").fetchone()[0],
         }
 
     # -- duplicates ------------------------------------------------------------------------------
@@ -1129,9 +1190,9 @@ def _distinct_keys(keys: Iterable[int]) -> list[int]:
     return sorted({int(key) for key in keys})
 
 
-def _keypoints(points: bytes, descriptors: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Stored keypoint positions (N, 2) and RootSIFT descriptors (N, 128) from their bytes."""
-    return np.frombuffer(points, np.float32).reshape(-1, 2), np.frombuffer(descriptors, np.uint8).reshape(-1, 128)
+def _points(points: bytes) -> np.ndarray:
+    """Stored keypoint positions (N, 2) from their bytes."""
+    return np.frombuffer(points, np.float32).reshape(-1, 2)
 
 
 SAVED_SEARCH_COLUMNS = "id, request, response, expires_at, photo_bytes"

@@ -111,6 +111,26 @@ FEATURES_STORED = Migration(
 )
 
 
+def _compressed_descriptors(blob: str, serial: str) -> Migration:
+    """Records whose descriptors are stored compressed (platemark.store.descriptors), and by which codec.
+
+    The codec a record's descriptors were encoded with is kept in `records`, whose rows are small, as
+    `features_stored` is; the index on the raw ones lets `index` find what is left to compress.
+    """
+    return Migration(
+        "0011_compressed_descriptors",
+        f"""
+        CREATE TABLE descriptor_codecs (
+            id {serial} PRIMARY KEY,
+            created_at DOUBLE PRECISION NOT NULL,
+            data {blob} NOT NULL
+        );
+        ALTER TABLE records ADD COLUMN descriptor_codec BIGINT REFERENCES descriptor_codecs(id);
+        CREATE INDEX records_raw_descriptors ON records (id) WHERE descriptor_codec IS NULL;
+        """,
+    )
+
+
 def _word_index(blob: str, serial: str, extra: str = "") -> Migration:
     """The local-feature index (platemark.index): vocabularies, posting lists, and which records they hold.
 
@@ -236,6 +256,7 @@ SQLITE = (
     DUPLICATES,
     MERGES_IN_STEPS,
     FEATURES_STORED,
+    _compressed_descriptors("BLOB", "INTEGER"),
 )
 
 #: The global vectors are EfficientNet-Lite0 GeM descriptors (1280-d, unit length), searched by
@@ -315,6 +336,7 @@ POSTGRES = (
     DUPLICATES,
     MERGES_IN_STEPS,
     FEATURES_STORED,
+    _compressed_descriptors("BYTEA", "BIGSERIAL"),
 )
 
 _LEDGER = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -316,3 +316,59 @@ def test_a_grown_catalog_is_trained_to_the_vocabulary_it_needs(store: Catalog, m
             local=LocalFeatures(points, descriptors, 1000, 1000),
         )
     assert [build.train(store, seed).branching for seed in range(6)] == [16] * 6
+
+
+def stored_descriptors(store: Catalog, key: int) -> np.ndarray:
+    return next(d for _, _, d in store.local_features([key]))
+
+
+def test_a_catalog_below_the_widest_vocabulary_keeps_its_descriptors_whole(store: Catalog) -> None:
+    key = add(store, "r0", 0)
+    assert update_index(store).compressed == 0
+    assert np.array_equal(stored_descriptors(store, key), local(0).descriptors)
+
+
+def test_at_the_widest_vocabulary_indexed_records_keep_their_descriptors_compressed(
+    store: Catalog, monkeypatch
+) -> None:
+    monkeypatch.setattr(build, "MAX_BRANCHING", 8)  # the tests' vocabulary is as wide as it will get
+    keys = [add(store, f"r{i}", i) for i in range(40)]
+    size = store.keypoint_count()
+    steps = []
+    report = update_index(store, progress=lambda step, records: steps.append(step))
+    assert report.compressed == 40 and store.index_info()["compressed"] == 40
+    assert steps.count("training a descriptor codec") == 1
+    assert store.keypoint_count() == size
+    for seed in (3, 17):  # decoded: each descriptor nearest its own original, of the record's 300
+        decoded = stored_descriptors(store, keys[seed]).astype(np.float32)
+        original = local(seed).descriptors.astype(np.float32)
+        distances = ((decoded[:, None] - original[None]) ** 2).sum(axis=2)
+        assert (distances.argmin(axis=1) == np.arange(KEYPOINTS)).mean() > 0.9
+    exported = {r.record_id: r.local.descriptors for r in store.records_with_features()}
+    assert np.array_equal(exported["r3"], stored_descriptors(store, keys[3]))  # export decodes them
+    assert best_voted(store, 17) == keys[17]  # the postings were encoded from the whole descriptors
+    late = add(store, "late", 99)  # stored whole, compressed once indexed
+    assert np.array_equal(stored_descriptors(store, late), local(99).descriptors)
+    assert add(store, "r5", 55) == keys[5]  # a new image: whole again
+    assert np.array_equal(stored_descriptors(store, keys[5]), local(55).descriptors)
+    report = update_index(store)
+    assert report.indexed == 2 and report.compressed == 2 and not report.trained
+    assert store.execute("SELECT count(*) FROM descriptor_codecs").fetchone()[0] == 1
+    assert best_voted(store, 99) == late
+
+
+def test_a_record_reingested_while_it_was_being_compressed_keeps_its_new_descriptors(
+    store: Catalog, monkeypatch
+) -> None:
+    monkeypatch.setattr(build, "MAX_BRANCHING", 8)
+    keys = [add(store, f"r{i}", i) for i in range(40)]
+    update_index(store)
+    add(store, "r1", 41)
+    add(store, "r2", 42)
+    update_index(store)  # indexed again; compressed, as the codec exists
+    add(store, "r1", 51)
+    read = {keys[1]: "h41", keys[2]: "h42"}  # r1 was read before its new image came
+    codec_id = store.descriptor_codec()
+    codes = {key: store.codec(codec_id).encode(local(seed).descriptors) for key, seed in ((keys[1], 41), (keys[2], 42))}
+    assert store.compress_descriptors(codec_id, read, codes) == 0  # r2 is compressed already
+    assert np.array_equal(stored_descriptors(store, keys[1]), local(51).descriptors)

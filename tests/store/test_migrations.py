@@ -48,6 +48,9 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
             "searches",
         ):
             catalog.execute(f"DROP TABLE {table}")
+        catalog.execute("DROP INDEX records_raw_descriptors")
+        catalog.execute("ALTER TABLE records DROP COLUMN descriptor_codec")
+        catalog.execute("DROP TABLE descriptor_codecs")
         catalog.execute("ALTER TABLE records DROP COLUMN iiif")
         catalog.execute("DROP INDEX records_features_stored")
         catalog.execute("ALTER TABLE records DROP COLUMN features_stored")
@@ -61,7 +64,7 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     assert (
         first.exit_code == 0
         and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback,"
-        " 0007_word_index, 0008_duplicates, 0009_merges_in_steps, 0010_features_stored"
+        " 0007_word_index, 0008_duplicates, 0009_merges_in_steps, 0010_features_stored, 0011_compressed_descriptors"
         in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
