@@ -44,12 +44,14 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from report import checkout_process, print_table, save_results, worktree
+from tqdm import tqdm
 
 from platemark.evaluate.groundtruth import read_ground_truth
 from platemark.extract.cnn import CNNExtractor
 from platemark.extract.sift import LocalFeatures
 from platemark.images import QUERY_MAX_SIDE, load_image
 from platemark.index.build import train, update_index
+from platemark.index.codebook import Codebook
 from platemark.index.postings import POSTING, by_word
 from platemark.ingest.pipeline import ingest, perceptual_hash
 from platemark.simulate.dataset import simulate
@@ -239,6 +241,36 @@ def build(location: str, media: Path | None, real: Path, pool: Pool, size: int, 
     return hashes
 
 
+def grow(location: str, pool: Pool, hashes: dict[str, np.ndarray], size: int, seed: int) -> dict[str, np.ndarray]:
+    """Add distractors to an indexed catalog up to `size` records, a batch at a time, each batch stored,
+    indexed (as `build` does) and brought up to date by `update_index` (merged, its descriptors
+    compressed), as a long ingest would; returns the PHash of every record. A killed run resumes: the
+    batches already stored are only made again for their hashes."""
+    flip_rng = np.random.default_rng((seed, size))
+    with open_catalog(location) as catalog:
+        real = catalog.count() - catalog.count("distractors")
+        first = len([name for name in hashes if name.startswith("distractors/")])
+        done = catalog.count("distractors")
+        update_index(catalog)  # what a killed run left
+        codebook_id, words, signatures = None, np.zeros(0), np.zeros(0)
+        hashes = dict(hashes)
+        for start in tqdm(range(first, size - real, BATCH), desc=f"growing to {size}", unit="batch"):
+            made = distractors(pool, start, min(BATCH, size - real - start), seed)
+            for record, _, largest in made:
+                hashes[f"distractors/{record.record_id}"] = pool.hashes[largest] ^ _flips(flip_rng, 64, 6)
+            if start < done:
+                continue
+            if codebook_id != catalog.active_codebook_id():  # the first batch, or retrained as it grew
+                codebook_id, data = catalog.codebook("active")
+                codebook = Codebook.from_bytes(data)
+                words = codebook.assign(pool.descriptors)[:, 0]
+                signatures = codebook.signatures(pool.descriptors, words)
+            catalog.insert_many(record for record, _, _ in made)
+            _add_postings(catalog, codebook_id, made, words, signatures, flip_rng)
+            update_index(catalog)
+    return hashes
+
+
 def _add_postings(
     catalog: Catalog,
     codebook_id: int,
@@ -422,6 +454,13 @@ def main() -> None:
         "--compare-with", metavar="REV", help="also search with platemark at this commit, alternating with this one"
     )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each commit per set with --compare-with")
+    parser.add_argument(
+        "--grow-from",
+        type=int,
+        metavar="SIZE",
+        help="make each size's embedded catalog by adding distractors to the one built for SIZE, which is moved,"
+        " not copied: a million records would not fit beside it (resumes a killed run)",
+    )
     args = parser.parse_args()
     args.bench, args.work = args.bench.resolve(), args.work.resolve()  # another checkout runs in its own folder
     args.work.mkdir(parents=True, exist_ok=True)
@@ -436,6 +475,20 @@ def main() -> None:
         for backend in args.backends.split(","):
             for size in sizes:
                 saved = args.work / f"{backend}-{size}-hashes.npz"
+                if args.grow_from and backend == "sqlite" and not saved.exists():
+                    started = time.perf_counter()
+                    grown = args.work / f"catalog-{size}"
+                    if not grown.exists():
+                        (args.work / f"catalog-{args.grow_from}").rename(grown)
+                    hashes = grow(
+                        str(grown),
+                        pool,
+                        dict(np.load(args.work / f"sqlite-{args.grow_from}-hashes.npz")),
+                        size,
+                        args.seed,
+                    )
+                    np.savez(saved, **hashes)
+                    print(f"grown to {size} records in {time.perf_counter() - started:.0f} s", flush=True)
                 location, media = place(backend, args.work, size, stack, fresh=not (args.reuse and saved.exists()))
                 started = time.perf_counter()
                 if args.reuse and saved.exists():

@@ -652,8 +652,10 @@ class Catalog(ABC):
         """{key: content hash} of up to `limit` records indexed under this codebook whose descriptors
         are stored whole."""
         rows = self.execute(
-            """SELECT records.id, content_hash FROM records JOIN indexed ON indexed.record = records.id
-               WHERE descriptor_codec IS NULL AND indexed.codebook = ? ORDER BY records.id LIMIT ?""",
+            # through the index of raw records in key order: a join read all 500,000 `indexed` rows, 0.6 s
+            """SELECT id, content_hash FROM records WHERE descriptor_codec IS NULL
+               AND EXISTS (SELECT 1 FROM indexed WHERE indexed.record = records.id AND indexed.codebook = ?)
+               ORDER BY id LIMIT ?""",
             (codebook, limit),
         ).fetchall()
         return {int(key): content_hash for key, content_hash in rows}
