@@ -409,16 +409,6 @@ def findable_after_ingest(location: str, pool: Pool, seed: int, added: int = 100
         return took
 
 
-def free_bytes(catalog: Catalog) -> int:
-    """Bytes of an embedded catalog's file that hold nothing: pages let go by compressed descriptors or
-    deleted records, which later records reuse (a file shrinks only by VACUUM). 0 for PostgreSQL."""
-    if catalog.backend != "sqlite":
-        return 0
-    (free,) = catalog.execute("PRAGMA freelist_count").fetchone()
-    (page,) = catalog.execute("PRAGMA page_size").fetchone()
-    return int(free) * int(page)
-
-
 def place(backend: str, work: Path, size: int, stack: contextlib.ExitStack, *, fresh: bool) -> tuple[str, Path | None]:
     """The catalog location (and media directory) for one size, emptied if `fresh`: a directory, or a
     database on a PostgreSQL server started from the pgserver wheel (once, stopped at the end)."""
@@ -499,7 +489,7 @@ def main() -> None:
                 build_s = round(time.perf_counter() - started)
                 with open_catalog(location) as catalog:
                     disk_mb = round(catalog.size_on_disk() / 1e6)
-                    free_mb = round(free_bytes(catalog) / 1e6)
+                    free_mb = round(catalog.free_on_disk() / 1e6)
                     postings_mb = catalog.index_info()["postings_mb"]
                 for name, ground_truth in query_sets.items():
                     earlier = {}

@@ -392,7 +392,8 @@ def info(catalog: str, media: Path | None, as_json: bool) -> None:
         f"{index['postings_mb']} MB of postings (codebook {index['codebook']}), "
         f"{index['compressed']} record(s) with compressed descriptors"
     )
-    click.echo(f"size:        {details['size_mb']} MB")
+    free = f" ({details['free_mb']} MB of it free, filled by new records first)" if details["free_mb"] else ""
+    click.echo(f"size:        {details['size_mb']} MB{free}")
 
 
 @cli.command()

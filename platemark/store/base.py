@@ -184,6 +184,12 @@ class Catalog(ABC):
     def size_on_disk(self) -> int:
         """Bytes the catalog's database uses (media not included)."""
 
+    def free_on_disk(self) -> int:
+        """Bytes of `size_on_disk` that hold nothing and that new rows fill first: an embedded catalog's
+        file does not shrink when descriptors are compressed or records deleted. PostgreSQL's tables
+        are left to its autovacuum: 0."""
+        return 0
+
     # -- connections -----------------------------------------------------------------------
     @property
     def db(self) -> Any:
@@ -1149,6 +1155,7 @@ class Catalog(ABC):
             "index": self.index_info(),
             "generation": self.generation,
             "size_mb": round(self.size_on_disk() / 1e6, 1),
+            "free_mb": round(self.free_on_disk() / 1e6, 1),
         }
 
     @property

@@ -161,3 +161,8 @@ class SQLiteCatalog(Catalog):
 
     def size_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.path.glob("catalog.db*"))
+
+    def free_on_disk(self) -> int:
+        (pages,) = self.execute("PRAGMA freelist_count").fetchone()
+        (page_size,) = self.execute("PRAGMA page_size").fetchone()
+        return int(pages) * int(page_size)

@@ -357,3 +357,24 @@ def test_duplicate_decisions_are_kept_by_record_names_and_withdrawn(store: Catal
     assert store.duplicate_decisions() == {(("c", "a"), ("c", "b")): ("different", 11.0)}
     store.save_duplicate_decision(("c", "a"), ("c", "b"), None, 12.0)
     assert store.duplicate_decisions() == {}
+
+
+def test_space_a_deletion_frees_is_told_apart_from_space_in_use(store: Catalog) -> None:
+    for i in range(4):
+        vector, local = features(i, keypoints=2000)  # 256 kB of descriptors each
+        store.upsert(
+            collection="c",
+            record_id=f"r{i}",
+            image_path=f"/x/{i}.jpg",
+            content_hash=f"h{i}",
+            metadata={},
+            years=(None, None),
+            global_vector=vector,
+            local=local,
+        )
+    store.delete("c", ["r0", "r1", "r2"])
+    if store.backend == "sqlite":  # its file keeps the pages, and new rows fill them first
+        assert 700_000 < store.free_on_disk() < store.size_on_disk()
+    else:
+        assert store.free_on_disk() == 0
+    assert store.info()["free_mb"] == round(store.free_on_disk() / 1e6, 1)
