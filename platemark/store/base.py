@@ -919,14 +919,17 @@ class Catalog(ABC):
         """Inside a transaction: number and record a new, empty segment."""
         segment = int(
             self.execute(
-                "UPDATE codebooks SET last_segment = last_segment + 1 WHERE id = ? RETURNING last_segment", (codebook,)
+                """INSERT INTO segment_counters (codebook, last_segment) VALUES (?, 1)
+                   ON CONFLICT (codebook) DO UPDATE SET last_segment = segment_counters.last_segment + 1
+                   RETURNING last_segment""",
+                (codebook,),
             ).fetchone()[0]
         )
         # a platemark from before the counter (say on another machine, mid-upgrade) numbers from the largest
         highest = self.execute("SELECT coalesce(max(segment), 0) FROM segments WHERE codebook = ?", (codebook,))
         if segment <= (top := int(highest.fetchone()[0])):
             segment = top + 1
-            self.execute("UPDATE codebooks SET last_segment = ? WHERE id = ?", (segment, codebook))
+            self.execute("UPDATE segment_counters SET last_segment = ? WHERE codebook = ?", (segment, codebook))
         self.execute(
             "INSERT INTO segments (codebook, segment, postings, state, touched) VALUES (?, ?, 0, ?, ?)",
             (codebook, segment, state, time.time()),

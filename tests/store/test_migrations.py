@@ -37,6 +37,7 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     where = empty_catalog
     with open_catalog(where.location, media=where.media, create=True) as catalog:  # as made before saved searches
         for table in (
+            "segment_counters",
             "duplicate_decisions",
             "duplicates_examined",
             "duplicate_pairs",
@@ -64,7 +65,8 @@ def test_older_catalog_must_be_migrated_before_reading(empty_catalog) -> None:
     assert (
         first.exit_code == 0
         and "applied 0002_saved_searches, 0003_search_retention, 0004_iiif_links, 0005_full_text, 0006_feedback,"
-        " 0007_word_index, 0008_duplicates, 0009_merges_in_steps, 0010_features_stored, 0011_compressed_descriptors"
+        " 0007_word_index, 0008_duplicates, 0009_merges_in_steps, 0010_features_stored, 0011_compressed_descriptors,"
+        " 0012_segment_counters"
         in first.output
     )
     second = runner.invoke(cli, ["migrate", *where.cli_args()])
