@@ -49,8 +49,10 @@ def features(seed: int, keypoints: int = 5) -> tuple[np.ndarray, LocalFeatures]:
     return unit(rng.normal(size=DIM)), local
 
 
-def add(store: Catalog, record_id: str, seed: int = 0, collection: str = "c", **metadata: str) -> int:
-    vector, local = features(seed)
+def add(
+    store: Catalog, record_id: str, seed: int = 0, collection: str = "c", keypoints: int = 5, **metadata: str
+) -> int:
+    vector, local = features(seed, keypoints)
     return store.upsert(
         collection=collection,
         record_id=record_id,
@@ -361,17 +363,7 @@ def test_duplicate_decisions_are_kept_by_record_names_and_withdrawn(store: Catal
 
 def test_space_a_deletion_frees_is_told_apart_from_space_in_use(store: Catalog) -> None:
     for i in range(4):
-        vector, local = features(i, keypoints=2000)  # 256 kB of descriptors each
-        store.upsert(
-            collection="c",
-            record_id=f"r{i}",
-            image_path=f"/x/{i}.jpg",
-            content_hash=f"h{i}",
-            metadata={},
-            years=(None, None),
-            global_vector=vector,
-            local=local,
-        )
+        add(store, f"r{i}", i, keypoints=2000)  # 256 kB of descriptors each
     store.delete("c", ["r0", "r1", "r2"])
     if store.backend == "sqlite":  # its file keeps the pages, and new rows fill them first
         assert 700_000 < store.free_on_disk() < store.size_on_disk()
