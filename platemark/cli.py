@@ -587,8 +587,22 @@ def _transfer(source: str, source_media: Path | None, target: str, target_media:
     help="Largest photo upload accepted.",
 )
 @click.option("--root-path", default="", help="URL prefix when served behind a reverse proxy, e.g. /platemark.")
+@click.option(
+    "--preload/--no-preload",
+    default=True,
+    show_default=True,
+    help="Read the word index into the OS file cache at start, in the background: the first searches of a "
+    "large catalog are then as fast as later ones.",
+)
 def serve(
-    catalog: str, media: Path | None, host: str, port: int, workers: int, max_upload_mb: float, root_path: str
+    catalog: str,
+    media: Path | None,
+    host: str,
+    port: int,
+    workers: int,
+    max_upload_mb: float,
+    root_path: str,
+    preload: bool,
 ) -> None:
     """Serve the web app and the REST API (OpenAPI docs at /docs).
 
@@ -599,7 +613,7 @@ def serve(
     import uvicorn
 
     from platemark.store import is_postgres_url, open_catalog
-    from platemark.web.server import check_port_free, raise_open_file_limit
+    from platemark.web.server import check_port_free, preload_in_background, raise_open_file_limit
 
     with open_catalog(catalog, media=media) as store:  # fail here, with a message, if there is no catalog
         shown = store.location
@@ -614,6 +628,8 @@ def serve(
     os.environ.setdefault("PLATEMARK_SEARCHES_PER_WORKER", str(max(1, (os.cpu_count() or 1) // workers)))
     open_files = raise_open_file_limit()
     click.echo(f"serving {shown} on http://{host}:{port}{root_path}/ with {workers} worker(s)", err=True)
+    if preload:
+        preload_in_background(catalog, media, echo=lambda line: click.echo(line, err=True))
     uvicorn.run(
         "platemark.web.app:create_app_from_env",
         factory=True,

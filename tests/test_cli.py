@@ -188,6 +188,55 @@ def test_serve_runs_one_thread_per_search_and_as_many_searches_as_cores(
     assert seen["kwargs"]["http"].endswith("GuardedH11Protocol")
 
 
+@pytest.mark.parametrize("preload", [True, False])
+def test_serve_reads_the_word_index_into_the_file_cache_unless_told_not_to(
+    catalog_path, monkeypatch, preload: bool
+) -> None:
+    import threading
+
+    import uvicorn
+
+    def serving(*args, **kwargs) -> None:  # as long as the preload takes, at most 60 s
+        for thread in threading.enumerate():
+            if thread.name == "platemark-preload":
+                thread.join(timeout=60)
+
+    for name in ("PLATEMARK_CATALOG", "PLATEMARK_MAX_UPLOAD_MB", "PLATEMARK_SEARCHES_PER_WORKER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(uvicorn, "run", serving)
+    flag = "--preload" if preload else "--no-preload"
+    result = CliRunner().invoke(cli, ["serve", "--catalog", str(catalog_path), "--port", str(free_port()), flag])
+    assert result.exit_code == 0, result.output
+    with open_catalog(str(catalog_path)) as catalog:
+        postings_mb = catalog.index_info()["postings_mb"]
+    assert postings_mb > 0
+    preloaded = f"word index preloaded: {postings_mb:.1f} MB of posting lists in "
+    assert (preloaded in result.output) is preload, result.output
+
+
+def test_serve_leaves_a_word_index_larger_than_half_the_memory_on_the_disk_and_says_so(
+    catalog_path, monkeypatch
+) -> None:
+    import os
+    import threading
+
+    import uvicorn
+
+    monkeypatch.setattr(os, "sysconf", lambda name: 1 if name == "SC_PAGE_SIZE" else 1000)  # 1000 bytes
+    monkeypatch.setattr(
+        uvicorn, "run", lambda *a, **k: [t.join(60) for t in threading.enumerate() if t.name == "platemark-preload"]
+    )
+    for name in ("PLATEMARK_CATALOG", "PLATEMARK_MAX_UPLOAD_MB", "PLATEMARK_SEARCHES_PER_WORKER"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--catalog", str(catalog_path), "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert (
+        "word index not preloaded: its 0.0 GB of posting lists are more than half this machine's 0.0 GB"
+        in result.output
+    )
+    assert "word index preloaded" not in result.output
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

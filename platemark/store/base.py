@@ -15,6 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from itertools import islice
@@ -46,6 +47,8 @@ WORDS_PER_TRANSACTION = 4096
 ROWS_PER_DELETE = 50_000
 #: A pending segment untouched for this long belongs to a merge that was killed, and is dropped.
 ABANDONED_AFTER = 600.0
+#: Connections `preload_postings` reads on at once (8: 59 s for a million records' postings, cold; 32: 125 s).
+PRELOAD_CONNECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -987,6 +990,36 @@ class Catalog(ABC):
             # fetched a chunk at a time: a merge writes to the table between chunks
             for word, segment, data in self.execute(sql + " ORDER BY word, segment", params).fetchall():
                 yield int(word), int(segment), bytes(data)
+
+    def preload_postings(self, connections: int = PRELOAD_CONNECTIONS) -> int:
+        """Read every posting list of the active codebook once, and keep nothing: the OS then holds them in
+        its file cache, where a search finds them. Returns the bytes read.
+
+        A search at a million records reads ~40 MB of postings in ~3,600 lists: ~100 ms from the cache,
+        ~460 ms from this machine's disk, where the lists lie scattered in 4 kB pages. Word ranges are read
+        on several connections at once, as a disk answers many scattered reads faster than one after
+        another (9.5 GB of postings: 59 s on 8 connections, 196 s on one).
+        """
+        active = self.active_codebook_id()
+        if active is None:
+            return 0
+        (last,) = self.execute("SELECT max(word) FROM postings WHERE codebook = ?", (active,)).fetchone()
+        if last is None:
+            return 0
+        parts = 8 * connections
+        bounds = [round(i * (last + 1) / parts) for i in range(parts + 1)]
+
+        def read(first: int, end: int) -> int:
+            cursor = self.execute(
+                "SELECT data FROM postings WHERE codebook = ? AND word >= ? AND word < ?", (active, first, end)
+            )
+            total = 0
+            while rows := cursor.fetchmany(1000):
+                total += sum(len(data) for (data,) in rows)
+            return total
+
+        with ThreadPoolExecutor(connections, thread_name_prefix="platemark-preload") as pool:
+            return sum(pool.map(read, bounds[:-1], bounds[1:]))
 
     def segment_words(self, codebook: int, segments: Iterable[int]) -> list[int]:
         """Every word the segments hold postings for."""

@@ -102,6 +102,19 @@ def test_deleted_and_reingested_records_leave_the_index_at_once(store: Catalog) 
     assert best_voted(store, 44) == keys[4] and best_voted(store, 4) is None
 
 
+def test_preloading_reads_every_posting_list_of_the_active_codebook_once(store: Catalog) -> None:
+    for i in range(10):
+        add(store, f"r{i}", i)
+    assert store.preload_postings() == 0  # nothing indexed yet
+    update_index(store)
+    add(store, "late", 99)
+    update_index(store)  # a second segment
+    active = store.active_codebook_id()
+    (stored,) = store.execute("SELECT sum(length(data)) FROM postings WHERE codebook = ?", (active,)).fetchone()
+    assert store.index_info()["segments"] == 2
+    assert store.preload_postings(connections=3) == stored == 11 * KEYPOINTS * POSTING.itemsize
+
+
 def test_merging_segments_keeps_every_vote_and_drops_stale_postings(store: Catalog, monkeypatch) -> None:
     monkeypatch.setattr(build, "SEGMENT_RECORDS", 2)
     monkeypatch.setattr(build, "FAN_IN", 100)
