@@ -19,12 +19,14 @@ its PHash that of its largest part with 6 bits flipped. The catalog's codebook i
 `platemark.index.build.train` on the catalog's descriptors, as an ingest does; the distractors'
 postings are written through the store's `add_segment`, the real records are indexed by `update_index`.
 
-Per size: the full pipeline through `platemark evaluate` in a fresh process (recall@1, not-in-collection
-photos rejected, any wrong record verified, p50/p95, the process's peak RSS), the global CNN kNN alone
-and a PHash search on the same photos (recall@1, p50), the catalog's size on disk (and how much of an
-embedded catalog's file is free pages, which new records fill before it grows), and at the largest
-size the time `update_index` takes to make 1000 newly stored records findable. With --compare-with, each
-set is also searched by platemark at that commit (a git worktree), the two alternating --rounds times.
+Per size, the catalog's posting lists are first read into the OS file cache, as `platemark serve` does
+when it starts (`preload_s`; from the disk with --drop-caches). Then the full pipeline through `platemark
+evaluate` in a fresh process (recall@1, not-in-collection photos rejected, any wrong record verified,
+p50/p95, the process's peak RSS), the global CNN kNN alone and a PHash search on the same photos
+(recall@1, p50), the catalog's size on disk (and how much of an embedded catalog's file is free pages,
+which new records fill before it grows), and at the largest size the time `update_index` takes to make
+1000 newly stored records findable. With --compare-with, each set is also searched by platemark at that
+commit (a git worktree), the two alternating --rounds times.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ COLUMNS = (
     "disk_mb",
     "free_mb",
     "postings_mb",
+    "preload_s",
 )
 SIDE = 1000
 BATCH = 2000
@@ -432,6 +435,15 @@ def place(backend: str, work: Path, size: int, stack: contextlib.ExitStack, *, f
 _server = None
 
 
+def drop_file_cache() -> None:
+    """Have Linux forget the file pages it holds, as after a reboot."""
+    subprocess.run(["sync"], check=True)
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("1\n")
+    except OSError as exc:
+        sys.exit(f"--drop-caches: cannot empty the file cache ({exc.strerror}); it needs root on Linux")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bench", type=Path, default=Path("../shared/bench"))
@@ -450,6 +462,11 @@ def main() -> None:
         metavar="SIZE",
         help="make each size's embedded catalog by adding distractors to the one built for SIZE, which is moved,"
         " not copied: a million records would not fit beside it (resumes a killed run)",
+    )
+    parser.add_argument(
+        "--drop-caches",
+        action="store_true",
+        help="empty the OS file cache before each size's preload, which is then timed from the disk (Linux, root)",
     )
     args = parser.parse_args()
     args.bench, args.work = args.bench.resolve(), args.work.resolve()  # another checkout runs in its own folder
@@ -487,10 +504,15 @@ def main() -> None:
                     hashes = build(location, media, real, pool, size, args.seed)
                     np.savez(saved, **hashes)
                 build_s = round(time.perf_counter() - started)
+                if args.drop_caches:
+                    drop_file_cache()
                 with open_catalog(location) as catalog:
                     disk_mb = round(catalog.size_on_disk() / 1e6)
                     free_mb = round(catalog.free_on_disk() / 1e6)
                     postings_mb = catalog.index_info()["postings_mb"]
+                    started = time.perf_counter()
+                    catalog.preload_postings()  # as `platemark serve` does when it starts
+                    preload_s = round(time.perf_counter() - started, 1)
                 for name, ground_truth in query_sets.items():
                     earlier = {}
                     if before is None:
@@ -513,6 +535,7 @@ def main() -> None:
                             "disk_mb": disk_mb,
                             "free_mb": free_mb,
                             "postings_mb": postings_mb,
+                            "preload_s": preload_s,
                             "build_s": build_s,
                         }
                     )
