@@ -22,6 +22,8 @@ from platemark.store.base import Catalog
 #: 2, not 3: at 100k records the same recall@1 (museum 0.982, hatched 1.0) with p50 414 / 345 ms
 #: instead of 542 / 489 (bench_scale.py): each extra word reads one more posting list per keypoint.
 MULTIPLE_ASSIGNMENT = 2
+#: Photo-posting pairs whose signatures are compared at once (see `_close_pairs`).
+PAIRS_PER_STEP = 1 << 18
 
 
 @dataclass
@@ -125,18 +127,12 @@ class WordIndex:
         row_starts = np.cumsum(row_sizes) - row_sizes
         starts = row_starts[first]
         sizes = np.add.reduceat(row_sizes, first)
-        # one row per (photo keypoint, posting of its word)
         at = np.searchsorted(listed, words)
         has = (at < len(listed)) & (listed[np.minimum(at, len(listed) - 1)] == words)
         entry = np.flatnonzero(has)
-        counts = sizes[at[entry]]
-        pair_entry = np.repeat(entry, counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        pair_posting = np.repeat(starts[at[entry]], counts) + offsets
-        stored = np.ascontiguousarray(postings["signature"])  # gathers from a packed field are 2x slower
-        distance = hamming(signatures[pair_entry], stored[pair_posting])
-        close = distance <= MATCH_DISTANCE
-        pair_entry, pair_posting, distance = pair_entry[close], pair_posting[close], distance[close]
+        pair_entry, pair_posting, distance = _close_pairs(
+            signatures, np.ascontiguousarray(postings["signature"]), entry, starts[at[entry]], sizes[at[entry]]
+        )
         idf = np.log1p(self.records / sizes)[at[pair_entry]]
         weight = ((1 - 2 * distance / SIGNATURE_BITS) ** 3 * idf).astype(np.float32)
         found = postings[pair_posting]
@@ -149,6 +145,31 @@ class WordIndex:
             weight,
         )
         return _best_pairs(matches)
+
+
+def _close_pairs(
+    signatures: np.ndarray, stored: np.ndarray, entry: np.ndarray, starts: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(photo entry, posting, distance) of the pairs whose signatures lie within `MATCH_DISTANCE` bits, of
+    photo entries `entry` (signatures[entry]) against the `counts` postings from `starts` in `stored`.
+
+    Pairs are compared `PAIRS_PER_STEP` at a time: at a million records a photo makes ~2-3 million, of
+    which ~1 in 10 is close, and all at once took ~200 MB of a worker's memory per pass.
+    """
+    ends = np.cumsum(counts)
+    cuts = np.searchsorted(ends, np.arange(PAIRS_PER_STEP, ends[-1] if len(ends) else 0, PAIRS_PER_STEP))
+    found = []
+    for part in np.split(np.arange(len(entry)), np.unique(cuts)):
+        part_counts = counts[part]
+        pair_entry = np.repeat(entry[part], part_counts)
+        # posting of pair j: its entry's start + j's place among that entry's pairs
+        first = np.cumsum(part_counts) - part_counts
+        pair_posting = np.repeat(starts[part] - first, part_counts) + np.arange(len(pair_entry))
+        distance = hamming(signatures[pair_entry], stored[pair_posting])
+        close = distance <= MATCH_DISTANCE
+        found.append((pair_entry[close], pair_posting[close], distance[close]))
+    entries, postings, distances = zip(*found, strict=True)
+    return np.concatenate(entries), np.concatenate(postings), np.concatenate(distances)
 
 
 def _best_pairs(matches: Matches) -> Matches:
