@@ -189,7 +189,12 @@ class Searcher:
         self.cnn = cnn or CNNExtractor()
         self.sift = {side: SiftExtractor(max_side=side, max_features=2000) for side in self.options.query_sides}
         self.threads = threads
-        self._second_core = ThreadPoolExecutor(max_workers=1, thread_name_prefix="platemark-second-core")
+        self._second_core = ThreadPoolExecutor(  # faiss's OpenMP count is per thread: the mirror pass uses it
+            max_workers=1,
+            thread_name_prefix="platemark-second-core",
+            initializer=faiss.omp_set_num_threads,
+            initargs=(threads,),
+        )
         #: exhaustive matching of several candidates, two at a time (faiss and OpenCV release the GIL)
         self._matching = ThreadPoolExecutor(
             max_workers=2,
