@@ -181,7 +181,8 @@ def _read(source: ImageSource, name: str, limits: DecodeLimits) -> bytes:
             raise UnreadableImage(f"{name}: not a regular file")
         try:
             with open(source, "rb") as handle:
-                data = handle.read(limits.max_file_bytes + 1)
+                # read(n) sets aside n bytes first: asked for the limit, each photo took a 1 GB buffer
+                data = handle.read(min(os.fstat(handle.fileno()).st_size, limits.max_file_bytes) + 1)
         except OSError as exc:
             raise UnreadableImage(f"{name}: cannot read file ({exc.strerror or exc})") from exc
     if not data:

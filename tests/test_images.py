@@ -96,3 +96,17 @@ def test_large_image_of_any_mode_is_shrunk_while_decoding(mode: str) -> None:
     rgb = load_image(encoded(image, "TIFF" if mode in ("I;16", "I", "F", "CMYK") else "PNG"), max_side=100)
     assert rgb.shape == (75, 100, 3)
     assert rgb[:, :10].mean() < rgb[:, -10:].mean(), "the gradient survives"
+
+
+def test_reading_an_image_file_sets_aside_about_its_size_not_the_size_limit(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "small.png"
+    Image.new("RGB", (64, 48), "white").save(path)
+    tracemalloc.start()
+    try:
+        load_image(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000  # the collection limit is 1 GB
