@@ -164,46 +164,52 @@ def test_an_output_file_in_a_missing_folder_is_refused_before_any_work(
     assert not (tmp_path / "cat").exists()  # nothing was ingested
 
 
-@pytest.mark.parametrize("workers, per_worker", [(1, "2"), (2, "1")])
-def test_serve_runs_one_thread_per_search_and_as_many_searches_as_cores(
-    catalog_path, monkeypatch, workers: int, per_worker: str
-) -> None:
-    import os
+@pytest.fixture
+def serve_stops_at_uvicorn(monkeypatch) -> dict:
+    """`serve` runs up to `uvicorn.run`, which records its keyword arguments and the settings a worker
+    would read, and waits (at most 60 s) for the word index's preload instead of serving. The
+    PLATEMARK_* variables serve sets for its workers are restored afterwards."""
+    import threading
 
     import uvicorn
 
     from platemark.settings import Settings
 
-    seen: dict = {}
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     for name in ("PLATEMARK_CATALOG", "PLATEMARK_MAX_UPLOAD_MB", "PLATEMARK_SEARCHES_PER_WORKER"):
-        monkeypatch.delenv(name, raising=False)  # and restored afterwards: serve sets them for its workers
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(settings=Settings(), kwargs=kwargs))
+        monkeypatch.delenv(name, raising=False)
+    seen: dict = {}
+
+    def run(*args, **kwargs) -> None:
+        seen.update(settings=Settings(), kwargs=kwargs)
+        for thread in threading.enumerate():
+            if thread.name == "platemark-preload":
+                thread.join(timeout=60)
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    return seen
+
+
+@pytest.mark.parametrize("workers, per_worker", [(1, "2"), (2, "1")])
+def test_serve_runs_one_thread_per_search_and_as_many_searches_as_cores(
+    catalog_path, monkeypatch, serve_stops_at_uvicorn: dict, workers: int, per_worker: str
+) -> None:
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     port = str(free_port())
     result = CliRunner().invoke(
         cli, ["serve", "--catalog", str(catalog_path), "--workers", str(workers), "--port", port]
     )
     assert result.exit_code == 0, result.output
+    seen = serve_stops_at_uvicorn
     assert seen["settings"].search_threads == 1 and seen["settings"].searches_per_worker == int(per_worker)
     assert seen["kwargs"]["http"].endswith("GuardedH11Protocol")
 
 
 @pytest.mark.parametrize("preload", [True, False])
 def test_serve_reads_the_word_index_into_the_file_cache_unless_told_not_to(
-    catalog_path, monkeypatch, preload: bool
+    catalog_path, serve_stops_at_uvicorn: dict, preload: bool
 ) -> None:
-    import threading
-
-    import uvicorn
-
-    def serving(*args, **kwargs) -> None:  # as long as the preload takes, at most 60 s
-        for thread in threading.enumerate():
-            if thread.name == "platemark-preload":
-                thread.join(timeout=60)
-
-    for name in ("PLATEMARK_CATALOG", "PLATEMARK_MAX_UPLOAD_MB", "PLATEMARK_SEARCHES_PER_WORKER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(uvicorn, "run", serving)
     flag = "--preload" if preload else "--no-preload"
     result = CliRunner().invoke(cli, ["serve", "--catalog", str(catalog_path), "--port", str(free_port()), flag])
     assert result.exit_code == 0, result.output
@@ -215,19 +221,11 @@ def test_serve_reads_the_word_index_into_the_file_cache_unless_told_not_to(
 
 
 def test_serve_leaves_a_word_index_larger_than_half_the_memory_on_the_disk_and_says_so(
-    catalog_path, monkeypatch
+    catalog_path, monkeypatch, serve_stops_at_uvicorn: dict
 ) -> None:
     import os
-    import threading
-
-    import uvicorn
 
     monkeypatch.setattr(os, "sysconf", lambda name: 1 if name == "SC_PAGE_SIZE" else 1000)  # 1000 bytes
-    monkeypatch.setattr(
-        uvicorn, "run", lambda *a, **k: [t.join(60) for t in threading.enumerate() if t.name == "platemark-preload"]
-    )
-    for name in ("PLATEMARK_CATALOG", "PLATEMARK_MAX_UPLOAD_MB", "PLATEMARK_SEARCHES_PER_WORKER"):
-        monkeypatch.delenv(name, raising=False)
     result = CliRunner().invoke(cli, ["serve", "--catalog", str(catalog_path), "--port", str(free_port())])
     assert result.exit_code == 0, result.output
     assert (
@@ -245,12 +243,8 @@ def test_serve_leaves_a_word_index_larger_than_half_the_memory_on_the_disk_and_s
     ],
 )
 def test_serve_refuses_a_bad_setting_with_its_name(
-    catalog_path, monkeypatch, name: str, value: str, message: str
+    catalog_path, monkeypatch, serve_stops_at_uvicorn: dict, name: str, value: str, message: str
 ) -> None:
-    import uvicorn
-
-    started = []
     monkeypatch.setenv(name, value)
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
     result = CliRunner().invoke(cli, ["serve", "--catalog", str(catalog_path), "--port", str(free_port())])
-    assert result.exit_code == 1 and message in result.output and not started
+    assert result.exit_code == 1 and message in result.output and not serve_stops_at_uvicorn
