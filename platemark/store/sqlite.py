@@ -22,7 +22,7 @@ from platemark.store.base import Catalog, RecordWithFeatures
 from platemark.store.filters import RecordFilter
 from platemark.store.vectors import VectorIndex
 
-#: The approximate index holds 8-bit vectors (store.vectors), whose similarities order close neighbours
+#: The approximate index holds 4-bit vectors (store.vectors), whose similarities order close neighbours
 #: only roughly: this many times the neighbours asked for (at least ten) are read back from the catalog
 #: and ranked by their stored vectors.
 RESCORED = 4
