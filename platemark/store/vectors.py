@@ -21,10 +21,12 @@ import numpy as np
 #: Above this many records the global shortlist uses an approximate (HNSW) index.
 ANN_THRESHOLD = 50_000
 #: Candidates the HNSW search keeps. 200 gave recall@10 0.958 on bench_store_vectors.py's million
-#: vectors, but on bench_scale's 500k catalog (distractors mixed from 886 images: dense clusters) the
-#: museum photos' top 1 was the exact one for only 0.591 (exact search: 0.891); 800 gave 0.836, 1600
-#: the exact 0.891, for 17 ms at the median instead of 5 (nearest(16), 110 photos).
-EF_SEARCH = 1600
+#: vectors, but among bench_scale's distractors (mixed from 886 images: dense clusters) the graph search
+#: gets lost: with 8 bits at 500k the museum photos' top 1 was the exact one for only 0.591 (exact
+#: search: 0.891), 1600 found 0.891. With 4 bits at 1M, 1600 found 0.855 and missed the record of a photo
+#: the word index did not find either; 3200 found 0.891, and 0.991 of the real records by their own
+#: vector (6400: 1.0, for 57 ms at the median instead of 30; nearest(10), 110 photos).
+EF_SEARCH = 3200
 #: A catalog's vectors are streamed into a large index; every this-many-th trains its quantizer.
 TRAINING_STEP = 20
 #: Share of each dimension's sampled range added on either side before quantizing (a 250-vector sample
