@@ -496,10 +496,11 @@ def duplicates(
 @catalog_options
 @click.option("--retrain", is_flag=True, help="Train a new codebook now (searches go on with the old one meanwhile).")
 def index(catalog: str, media: Path | None, retrain: bool) -> None:
-    """Bring the local-feature index up to date: index records not indexed yet, merge, retrain if grown.
+    """Bring the search indexes up to date: index records not indexed yet, merge, retrain if grown.
 
     `ingest` does this itself (at least every minute and at the end); run it after an ingest was
-    killed, or with --retrain to rebuild the codebook.
+    killed, with --retrain to rebuild the codebook, or after deleting an embedded catalog's saved
+    global index (index/global-*) to have it built again here rather than by each worker.
 
     Example: platemark index --catalog ./catalog
     """
@@ -507,6 +508,7 @@ def index(catalog: str, media: Path | None, retrain: bool) -> None:
     from platemark.store import open_catalog
 
     with open_catalog(catalog, media=media) as store, progress_line() as shown:
+        store.warm()
         report = update_index(store, retrain=retrain, progress=shown)
     trained = "trained a codebook, " if report.trained else ""
     click.echo(

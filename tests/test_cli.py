@@ -108,6 +108,17 @@ def test_index_command_indexes_what_a_killed_ingest_left(runner: CliRunner, cata
     assert again.exit_code == 0 and "indexed 0 record(s)" in again.output
 
 
+def test_index_command_builds_a_deleted_global_index_again(
+    runner: CliRunner, catalog_path: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "catalog"
+    shutil.copytree(catalog_path, copy)
+    for saved in (copy / "index").glob("global-*"):
+        saved.unlink()
+    result = runner.invoke(cli, ["index", "--catalog", str(copy)])
+    assert result.exit_code == 0 and list((copy / "index").glob("global-*.faiss"))
+
+
 def test_ingest_exits_1_and_lists_bad_files(runner: CliRunner, tmp_path: Path, sample_images: dict) -> None:
     (tmp_path / "col" / "images").mkdir(parents=True)
     Image.fromarray(sample_images["moon"]).save(tmp_path / "col" / "images" / "moon.png")
