@@ -98,8 +98,31 @@ class WordIndex:
             return held
         return cls.load(catalog) if active is not None else None
 
+    def posting_rows(
+        self, words: list[int], fetched: dict[int, list[tuple[int, bytes]]] | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        """(word, segment, posting bytes) of these words (ascending), by word, then segment. With `fetched`
+        only the lists not in it are read, and kept there: a search's later passes (the larger scale, the
+        mirrored photo) look up 26-74% of the first pass's words again. Two passes may add at once; the
+        first to add a word keeps its lists."""
+        if fetched is None:
+            return list(self.catalog.postings(self.codebook_id, words))
+        missing = [word for word in words if word not in fetched]
+        read: dict[int, list[tuple[int, bytes]]] = {word: [] for word in missing}
+        for word, segment, data in self.catalog.postings(self.codebook_id, missing):
+            read[word].append((segment, data))
+        for word, lists in read.items():
+            fetched.setdefault(word, lists)
+        return [
+            (word, segment, data) for word in words for segment, data in (read[word] if word in read else fetched[word])
+        ]
+
     def matches(
-        self, descriptors: np.ndarray, assignments: int = MULTIPLE_ASSIGNMENT, assigned: np.ndarray | None = None
+        self,
+        descriptors: np.ndarray,
+        assignments: int = MULTIPLE_ASSIGNMENT,
+        assigned: np.ndarray | None = None,
+        fetched: dict[int, list[tuple[int, bytes]]] | None = None,
     ) -> Matches:
         """Correspondences of photo descriptors ((N, 128) RootSIFT) with every indexed record.
 
@@ -107,7 +130,8 @@ class WordIndex:
         its best photo keypoint, as a nearest-neighbour test would. `assignments`: words each
         keypoint is looked up under; `assigned`: those words ((N, assignments), `Codebook.assign`)
         when they are known already: assigning many images' keypoints in one call costs one pass
-        over the vocabulary instead of one per image.
+        over the vocabulary instead of one per image. `fetched`: {word: [(segment, posting bytes)]}
+        of the posting lists earlier passes of the same search read, added to here (`posting_rows`).
         """
         if len(descriptors) == 0:
             return Matches.none()
@@ -116,7 +140,7 @@ class WordIndex:
         query = np.repeat(np.arange(len(descriptors)), assigned.shape[1])
         words = assigned.ravel()
         signatures = self.codebook.signatures(np.repeat(descriptors, assigned.shape[1], axis=0), words)
-        rows = list(self.catalog.postings(self.codebook_id, np.unique(words).tolist()))  # by word, then segment
+        rows = self.posting_rows(np.unique(words).tolist(), fetched)
         if not rows:
             return Matches.none()
         postings = decode(b"".join(data for _, _, data in rows))

@@ -385,3 +385,24 @@ def test_a_record_reingested_while_it_was_being_compressed_keeps_its_new_descrip
     codes = {key: store.codec(codec_id).encode(local(seed).descriptors) for key, seed in ((keys[1], 41), (keys[2], 42))}
     assert store.compress_descriptors(codec_id, read, codes) == 0  # r2 is compressed already
     assert np.array_equal(stored_descriptors(store, keys[1]), local(51).descriptors)
+
+
+def test_later_passes_of_a_search_read_only_the_posting_lists_not_read_yet(store: Catalog, monkeypatch) -> None:
+    keys = [add(store, f"r{i}", i) for i in range(12)]
+    update_index(store)
+    keys += [add(store, f"late{i}", 20 + i) for i in range(3)]
+    update_index(store)  # a second segment
+    index = WordIndex.load(store)
+    alone = {seed: index.matches(photo_of(seed)).votes() for seed in (5, 22)}
+    asked: list[list[int]] = []
+    postings = store.postings
+    monkeypatch.setattr(
+        store, "postings", lambda codebook, words: asked.append(list(words)) or postings(codebook, words)
+    )
+    fetched: dict[int, list[tuple[int, bytes]]] = {}
+    for seed in (5, 5, 22):
+        votes = index.matches(photo_of(seed), fetched=fetched).votes()
+        assert all(np.array_equal(got, want) for got, want in zip(votes, alone[seed], strict=True))
+    first, again, other = asked
+    assert first and not again and set(other).isdisjoint(first)
+    assert int(alone[22][0][0]) == keys[12 + 2]
