@@ -356,9 +356,10 @@ class Searcher:
         maybe mirrored); returns {record key: verification}."""
         opts = self.options
         matches = Matches.none()
-        if self.word_index is not None:
+        index = self.word_index  # read once: a concurrent search may swap in a new codebook's
+        if index is not None:
             with _timed(stages, "local_votes"):
-                matches = self.word_index.matches(features.descriptors, fetched=known.postings)
+                matches = index.matches(features.descriptors, fetched=known.postings.setdefault(index.codebook_id, {}))
                 if allowed is not None:
                     matches = matches.where(np.isin(matches.key, allowed))
         voted = _voted(matches, opts.min_votes, 3 * opts.vote_candidates, 3 * opts.weak_candidates)
@@ -451,8 +452,8 @@ class _Candidates:
     keypoints: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: {photo scale: indexed records already matched exhaustively at it}
     matched: dict[int, set[int]] = field(default_factory=dict)
-    #: {word: [(segment, posting bytes)]} read by the passes so far (`WordIndex.posting_rows`)
-    postings: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
+    #: {codebook: {word: [(segment, posting bytes)]}} read by the passes so far (`WordIndex.posting_rows`)
+    postings: dict[int, dict[int, list[tuple[int, bytes]]]] = field(default_factory=dict)
     _asked: set[int] = field(default_factory=set)
     #: two passes may fetch at once (the mirror pass runs beside a larger scale's)
     _fetching: threading.Lock = field(default_factory=threading.Lock)
