@@ -243,7 +243,7 @@ class Searcher:
             where = None
         if where is not None:
             where.check(self.filter_values)
-        self.word_index = WordIndex.current(self.catalog, self.word_index)
+        word_index = self.word_index = WordIndex.current(self.catalog, self.word_index)
         with _timed(stages, "decode"):
             rgb = image if isinstance(image, np.ndarray) else load_image(image, max_side=QUERY_MAX_SIDE)
         sides = self.options.query_sides
@@ -261,7 +261,7 @@ class Searcher:
         allowed = self.catalog.keys_matching(where) if where is not None else None
         shortlist = keys[:wanted].tolist()
         verifications: dict[int, Verification] = {}
-        candidates = _Candidates()
+        candidates = _Candidates(word_index)
 
         def found_in(side: int) -> dict[int, Verification]:
             return self._verify(local[side], side, False, shortlist, allowed, stages, candidates)
@@ -356,15 +356,14 @@ class Searcher:
         maybe mirrored); returns {record key: verification}."""
         opts = self.options
         matches = Matches.none()
-        index = self.word_index  # read once: a concurrent search may swap in a new codebook's
-        if index is not None:
+        if known.index is not None:
             with _timed(stages, "local_votes"):
-                matches = index.matches(features.descriptors, fetched=known.postings.setdefault(index.codebook_id, {}))
+                matches = known.index.matches(features.descriptors, fetched=known.postings)
                 if allowed is not None:
                     matches = matches.where(np.isin(matches.key, allowed))
         voted = _voted(matches, opts.min_votes, 3 * opts.vote_candidates, 3 * opts.weak_candidates)
         with _timed(stages, "fetch"):
-            current = known.fetch(self.catalog, self.word_index, voted + shortlist)
+            current = known.fetch(self.catalog, voted + shortlist)
         # votes again from current postings only: a deleted record has none, a re-ingested one its new ones
         matches = matches.current(CurrentPostings({k: current[k] for k in voted + shortlist if k in current}))
         candidates = _voted(matches, opts.min_votes, opts.vote_candidates, opts.weak_candidates)
@@ -445,27 +444,31 @@ def _voted(matches: Matches, min_votes: int, strong: int, weak: int) -> list[int
 
 @dataclass
 class _Candidates:
-    """Records of one search's candidates and the index segments holding them, fetched once for all passes."""
+    """Records of one search's candidates and the index segments holding them, fetched once for all passes.
 
+    `index` is the word index the search started with: every pass uses it, though a concurrent search
+    may give the Searcher a new codebook's meanwhile."""
+
+    index: WordIndex | None
     records: dict[int, StoredRecord] = field(default_factory=dict)
     segments: dict[int, int] = field(default_factory=dict)
     keypoints: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: {photo scale: indexed records already matched exhaustively at it}
     matched: dict[int, set[int]] = field(default_factory=dict)
-    #: {codebook: {word: [(segment, posting bytes)]}} read by the passes so far (`WordIndex.posting_rows`)
-    postings: dict[int, dict[int, list[tuple[int, bytes]]]] = field(default_factory=dict)
+    #: {word: [(segment, posting bytes)]} read by the passes so far (`WordIndex.posting_rows`)
+    postings: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
     _asked: set[int] = field(default_factory=set)
     #: two passes may fetch at once (the mirror pass runs beside a larger scale's)
     _fetching: threading.Lock = field(default_factory=threading.Lock)
 
-    def fetch(self, catalog: Catalog, index: WordIndex | None, keys: list[int]) -> dict[int, int]:
+    def fetch(self, catalog: Catalog, keys: list[int]) -> dict[int, int]:
         """Fetch what is missing; returns {key: segment of its current postings} of the indexed ones."""
         with self._fetching:
             wanted = [k for k in keys if k not in self._asked]
             self._asked.update(wanted)
             self.records.update(catalog.records(wanted))
-            if index is not None:
-                self.segments.update(catalog.indexed_segments(index.codebook_id, wanted))
+            if self.index is not None:
+                self.segments.update(catalog.indexed_segments(self.index.codebook_id, wanted))
             return dict(self.segments)
 
     def fetch_keypoints(self, catalog: Catalog, keys: list[int]) -> None:

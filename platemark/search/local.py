@@ -113,9 +113,7 @@ class WordIndex:
             read[word].append((segment, data))
         for word, lists in read.items():
             fetched.setdefault(word, lists)
-        return [
-            (word, segment, data) for word in words for segment, data in (read[word] if word in read else fetched[word])
-        ]
+        return [(word, segment, data) for word in words for segment, data in fetched[word]]
 
     def matches(
         self,
