@@ -9,7 +9,8 @@ image the homography covers:
 - `rescan`: the same sheet, each image covering most of the other (resized, recompressed, recropped
   by a margin, colour-shifted);
 - `detail`: the same sheet, one image inside the other, which shows more (its region is given);
-- `same_plate`: another impression of the same plate or block: the lines agree, the colours do not;
+- `same_plate`: another impression of the same plate or block: the lines agree, but the colours, the
+  inking or the paper's stretch do not;
 - `mirror`: one is the mirror image of the other (a counterproof, a reversed copy);
 - `overlap`: the images agree only on a part of the overlap: a shared block or border on otherwise
   different sheets, or two views of different parts of one sheet.
@@ -41,12 +42,12 @@ from platemark.extract.sift import LocalFeatures
 from platemark.index.postings import CurrentPostings
 from platemark.search.local import WordIndex
 from platemark.search.relation import (
-    MAX_INK_DIFFERENCE,
     MIN_COVERAGE,
+    LineComparison,
     Relation,
     agreement,
+    compare_lines,
     display_image,
-    ink_difference,
     thumbnail,
 )
 from platemark.search.verify import Verification, verify
@@ -97,9 +98,11 @@ class DuplicatePair:
     #: block reach 0.0004-0.0025, rigid rescans of a woodcut 0.0002-0.0005, but rescans of the hatched test
     #: prints 0.0009: keypoints on hatching sit less precisely than paper shrinks.
     residual: float | None = None
-    #: how differently the two are inked, for pairs that agree everywhere (see relation.ink_difference):
-    #: above MAX_INK_DIFFERENCE, the same lines pulled again, `same_plate`
+    #: for pairs that agree everywhere (see relation.compare_lines): how differently the two are inked,
+    #: and how unevenly one is stretched against the other (share of the long side); above
+    #: MAX_INK_DIFFERENCE or MAX_STRETCH, the same lines pulled again, `same_plate`
     ink_difference: float | None = None
+    stretch: float | None = None
     decision: str | None = field(default=None, compare=False)
 
     def evidence(self) -> dict[str, object]:
@@ -114,6 +117,7 @@ class DuplicatePair:
             "colour_difference": self.colour_difference,
             "residual": self.residual,
             "ink_difference": self.ink_difference,
+            "stretch": self.stretch,
         }
 
 
@@ -380,6 +384,7 @@ CSV_COLUMNS = (
     "colour_difference",
     "residual",
     "ink_difference",
+    "stretch",
     "region_a",
     "region_b",
     "decision",
@@ -407,6 +412,7 @@ def write_csv(pairs: list[DuplicatePair], handle: IO[str]) -> None:
             "" if pair.colour_difference is None else pair.colour_difference,
             "" if pair.residual is None else pair.residual,
             "" if pair.ink_difference is None else pair.ink_difference,
+            "" if pair.stretch is None else pair.stretch,
             json.dumps(pair.region_a),
             json.dumps(pair.region_b),
             pair.decision or "",
@@ -517,9 +523,9 @@ class _Examiner:
             relation = "identical" if self._same_pixels(a, b) else "rescan"
         else:
             relation = "detail" if max(coverage_a, coverage_b) >= WHOLE else "overlap"
-        ink = self._ink_difference(a, b, verification) if relation in ("rescan", "detail") else None
-        if ink is not None and ink > MAX_INK_DIFFERENCE:
-            relation = "same_plate"  # the same lines, pulled again
+        lines = self._lines(a, b, verification) if relation in ("rescan", "detail") else None
+        if lines is not None and lines.pulled_again:
+            relation = "same_plate"  # the same lines, other ink or other paper
         regions = (verification.query_region, verification.region)
         first, second = (a, b) if a.key < b.key else (b, a)
         region_first, region_second = regions if a.key < b.key else regions[::-1]
@@ -537,15 +543,16 @@ class _Examiner:
             round(evidence.coverage, 3),
             evidence.colour_difference,
             verification.residual,
-            ink,
+            None if lines is None else lines.ink_difference,
+            None if lines is None else lines.stretch,
         )
 
-    def _ink_difference(self, a: StoredRecord, b: StoredRecord, verification: Verification) -> float | None:
-        """How differently a and b are inked where they overlap; None if either image cannot be read."""
+    def _lines(self, a: StoredRecord, b: StoredRecord, verification: Verification) -> LineComparison | None:
+        """How a's and b's lines compare where they overlap; None if either image cannot be read."""
         image, other = self.display_image(a.thumb_name), self.display_image(b.thumb_name)
         if image is None or other is None or verification.query_region is None:
             return None
-        return ink_difference(image, (a.width, a.height), other, (b.width, b.height), verification.query_region)
+        return compare_lines(image, (a.width, a.height), other, (b.width, b.height), verification.query_region)
 
     def _same_pixels(self, a: StoredRecord, b: StoredRecord) -> bool:
         """Do two files (say a TIFF and a PNG of one scan) decode to the same pixels? Their display

@@ -57,6 +57,8 @@ def _pair(pair: DuplicatePair, catalog: Catalog) -> str:
         evidence.append(f"colour difference {pair.colour_difference:.1f}")
     if pair.ink_difference is not None:
         evidence.append(f"ink difference {pair.ink_difference:.2f}")
+    if pair.stretch is not None:
+        evidence.append(f"stretch {pair.stretch * 1000:.2f}‰")
     if pair.decision:
         evidence.append(f"decided: {pair.decision}")
     return (

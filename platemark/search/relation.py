@@ -9,9 +9,11 @@ Two pieces of evidence the match already has tell them apart:
 - **colour**: another impression has its own inking and hand colouring. After a colour correction
   per channel (lighting, white balance, a faded scan) one sheet's colours agree within a few Lab
   units; another impression's differ where the colourist's brush went elsewhere.
-A third, `ink_difference`, compares two catalogue images line by line (`platemark duplicates` only: a
-phone photo is too blurred and too unevenly lit for it): a sheet's lines are where they were in any
-photograph of it, while another pull of the block spreads or starves them anew.
+Two catalogue images are also compared line by line (`compare_lines`; `platemark duplicates` only: a
+phone photo is too blurred and too unevenly lit for it): a sheet's lines are where they were
+in any photograph of it, while another pull of the block spreads or starves them anew
+(`ink_difference`), on paper that was damped for the press and shrank unevenly as it dried
+(`stretch`: what is left once a smooth lens distortion is taken out).
 Measured on real woodblock impressions and museum photos (benchmarks/bench_impressions.py): the
 thresholds keep 97% of same-sheet photos as "this sheet" and tell 24 of 28 photos of other
 impressions apart; an impression printed from the same block, coloured alike over the whole sheet,
@@ -65,6 +67,18 @@ INK_TILE = 16
 MIN_INK_TILES = 12
 #: Blurs tried on either image before comparing, so that a softer photo is not taken for thinner lines.
 INK_BLURS = (0.0, 0.5, 1.0, 1.5)
+#: Largest stretch (share of the long side) between two images of one sheet. Measured
+#: (benchmarks/bench_duplicates.py): the 11 real pairs of one sheet photographed or derived twice reach
+#: 0.00029 (the digitally smoothed copy; second photos of a panel 0.00020), rescans and details made here
+#: 0.00025, impressions simulated on damp paper stretched by up to 0.3% 0.00036-0.0029; the three real
+#: other impressions or states 0.00024-0.00034 (their ink tells them).
+MAX_STRETCH = 0.00033
+#: A cubic distortion has ten terms per axis: fewer detailed tiles than this would fit anything.
+MIN_STRETCH_TILES = 40
+#: The distortion is fitted as an affine map, then a quadratic, then a cubic, each to the tiles the fit
+#: before left within STRAY times their median distance.
+STRETCH_FITS = (1, 1, 1, 2, 3, 3, 3)
+STRAY = 3.0
 
 
 class Relation(StrEnum):
@@ -145,17 +159,35 @@ def _readable(path: Path) -> np.ndarray | None:
         return None
 
 
-def ink_difference(
+@dataclass(frozen=True)
+class LineComparison:
+    """How two catalogue images of one picture compare line by line (see `compare_lines`)."""
+
+    ink_difference: float | None  # 0 (the same lines) to 1 (unrelated); None: too few detailed tiles
+    stretch: float | None  # share of the long side; None: too few detailed tiles to fit a distortion
+
+    @property
+    def pulled_again(self) -> bool:
+        """The lines are the same block's or plate's, printed anew: other inking, or other paper."""
+        return (self.ink_difference is not None and self.ink_difference > MAX_INK_DIFFERENCE) or (
+            self.stretch is not None and self.stretch > MAX_STRETCH
+        )
+
+
+def compare_lines(
     image: np.ndarray,
     image_size: tuple[int, int],
     other: np.ndarray,
     other_size: tuple[int, int],
     outline: list[list[float]],
-) -> float | None:
-    """How differently two images of one picture are inked, 0 (the same lines) to 1 (unrelated): one
-    minus the median correlation of their fine detail, tile by tile, once the sharper image is laid
-    onto the other by their homography and a dense optical flow (damp paper and lenses bend it) and the
-    tones are matched. None when the overlap holds too few detailed tiles.
+) -> LineComparison | None:
+    """Compare two images of one picture line by line, once the sharper image is laid onto the other by
+    their homography and a dense optical flow (damp paper and lenses bend it); None when the outline
+    is degenerate or the overlap too small.
+
+    - `ink_difference`: one minus the median correlation of their fine detail, tile by tile, once the
+      tones are matched;
+    - `stretch`: how far the flow moves the lines once a smooth lens distortion is taken out of it.
 
     Args:
         image, other: the two images (RGB), at any size; `image_size` and `other_size` are the (width,
@@ -165,7 +197,7 @@ def ink_difference(
     aligned = _aligned(image, image_size, other, other_size, outline)
     if aligned is None:
         return None
-    target, laid, shown = aligned
+    target, laid, shown, flow = aligned
     # fine detail (linear: a blur of the detail is the detail of the blur)
     first, second = (
         im - cv2.GaussianBlur(im, (0, 0), 3) for im in (target.astype(np.float32), _tones_matched(laid, target, shown))
@@ -176,7 +208,7 @@ def ink_difference(
         for pair in ((cv2.GaussianBlur(first, (0, 0), blur), second), (first, cv2.GaussianBlur(second, (0, 0), blur)))
     ]
     known = [d for d in differences if d is not None]
-    return round(min(known), 3) if known else None
+    return LineComparison(round(min(known), 3) if known else None, _stretch(first, flow, shown))
 
 
 def _aligned(
@@ -185,10 +217,11 @@ def _aligned(
     other: np.ndarray,
     other_size: tuple[int, int],
     outline: list[list[float]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The overlap of the two images in grey, halved: the lower-resolution image's part, the sharper
-    laid onto it by their homography and a dense optical flow, and where it lies (eroded); None when the
-    outline is degenerate or the overlap too small for MIN_INK_TILES tiles."""
+    laid onto it by their homography and a dense optical flow, where it lies (eroded), and the flow
+    (the laid image's displacement at each pixel); None when the outline is degenerate or the overlap
+    too small for MIN_INK_TILES tiles."""
     to_image = cv2.getPerspectiveTransform(corners(*other_size), np.float32(outline))
     pixels = [
         np.diag([im.shape[1] / w, im.shape[0] / h, 1.0]) for im, (w, h) in ((image, image_size), (other, other_size))
@@ -234,7 +267,7 @@ def _aligned(
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(target, laid, None)
     rows, columns = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     laid = cv2.remap(laid, columns + flow[..., 0], rows + flow[..., 1], cv2.INTER_LINEAR)
-    return target, laid, shown
+    return target, laid, shown, flow
 
 
 def _tones_matched(image: np.ndarray, model: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -247,20 +280,49 @@ def _tones_matched(image: np.ndarray, model: np.ndarray, where: np.ndarray) -> n
 def _tile_difference(first: np.ndarray, second: np.ndarray, where: np.ndarray) -> float | None:
     """One minus the median correlation of two images' fine detail over the INK_TILE tiles inside
     `where` that hold detail; None if fewer than MIN_INK_TILES do."""
-    rows, columns = first.shape[0] // INK_TILE, first.shape[1] // INK_TILE
-    a, b, inside = (
-        z[: rows * INK_TILE, : columns * INK_TILE]
-        .reshape(rows, INK_TILE, columns, INK_TILE)
-        .transpose(0, 2, 1, 3)
-        .reshape(rows * columns, INK_TILE * INK_TILE)
-        for z in (first, second, where.astype(np.float32))
-    )
+    a, b, inside = (_tiles(z) for z in (first, second, where.astype(np.float32)))
     keep = (inside.min(axis=1) > 0) & (a.std(axis=1) > 4) & (b.std(axis=1) > 1)  # grey levels, 0-255
     if keep.sum() < MIN_INK_TILES:
         return None
     a, b = (t[keep] - t[keep].mean(axis=1, keepdims=True) for t in (a, b))
     correlation = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     return 1.0 - float(np.median(correlation))
+
+
+def _stretch(detail: np.ndarray, flow: np.ndarray, where: np.ndarray) -> float | None:
+    """How far (share of the long side) the optical flow moves the median INK_TILE tile that holds
+    `detail` once a cubic distortion is taken out: a lens bends an image smoothly, damp paper stretches
+    each sheet unevenly. None if fewer than MIN_STRETCH_TILES tiles hold detail.
+
+    The distortion is fitted from an affine up, each fit to the tiles the one before left within
+    STRAY times their median: tiles where the images show different things (a margin against the
+    next panel) would bend a cubic fitted to all of them."""
+    inside, texture = _tiles(where.astype(np.float32)), _tiles(detail)
+    keep = (inside.min(axis=1) > 0) & (texture.std(axis=1) > 4)
+    if keep.sum() < MIN_STRETCH_TILES:
+        return None
+    moved = np.stack([np.median(_tiles(flow[..., axis])[keep], axis=1) for axis in (0, 1)], axis=1)
+    long_side = max(detail.shape)
+    rows, columns = np.divmod(np.flatnonzero(keep), detail.shape[1] // INK_TILE)
+    x, y = ((centre + 0.5) * INK_TILE / long_side for centre in (columns, rows))
+    fitted_to = np.ones(len(moved), bool)
+    for degree in STRETCH_FITS:
+        terms = np.stack([x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)], axis=1)
+        distortion = np.linalg.lstsq(terms[fitted_to], moved[fitted_to], rcond=None)[0]
+        left = np.linalg.norm(moved - terms @ distortion, axis=1)
+        fitted_to = left <= max(STRAY * float(np.median(left)), 0.05)  # pixels: flow is no finer
+    return round(float(np.median(left)) / long_side, 5)
+
+
+def _tiles(image: np.ndarray) -> np.ndarray:
+    """The image's whole INK_TILE × INK_TILE tiles, one row of pixels each, row by row."""
+    rows, columns = image.shape[0] // INK_TILE, image.shape[1] // INK_TILE
+    return (
+        image[: rows * INK_TILE, : columns * INK_TILE]
+        .reshape(rows, INK_TILE, columns, INK_TILE)
+        .transpose(0, 2, 1, 3)
+        .reshape(rows * columns, INK_TILE * INK_TILE)
+    )
 
 
 def _coverage(points: np.ndarray, inliers: np.ndarray, footprint: list[list[float]], size: tuple[int, int]) -> float:

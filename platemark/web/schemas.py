@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from platemark.search.relation import MAX_INK_DIFFERENCE
+from platemark.search.relation import MAX_INK_DIFFERENCE, MAX_STRETCH
 from platemark.search.saved import Answer
 
 Quad = list[list[float]]
@@ -247,6 +247,12 @@ class DuplicatePairPublic(BaseModel):
         None,
         description="How differently the two are inked (0-1), for pairs that agree everywhere: above "
         f"{MAX_INK_DIFFERENCE} they are `same_plate`, the same lines pulled again.",
+    )
+    stretch: float | None = Field(
+        None,
+        description="How unevenly one image is stretched against the other once a smooth lens distortion "
+        f"is taken out (share of the long side), for pairs that agree everywhere: above {MAX_STRETCH} they "
+        "are `same_plate`, the same lines on another sheet of paper.",
     )
     decision: str | None = Field(None, description="A curator's decision: same_record, other_impression, different.")
 

@@ -29,9 +29,10 @@ from platemark.search.duplicates import (
     groups,
     update_duplicates,
 )
-from platemark.search.relation import MAX_INK_DIFFERENCE
+from platemark.search.relation import MAX_INK_DIFFERENCE, MAX_STRETCH
 from platemark.simulate.impressions import reinked
 from platemark.store import open_catalog
+from tests.sheets import on_damp_paper, through_a_lens
 
 
 def relations(pairs) -> dict[frozenset[str], str]:
@@ -85,6 +86,35 @@ def test_the_plate_pulled_again_is_same_plate_not_a_rescan(sample_images: dict, 
     }
     pulled = next(p for p in pairs if p.relation == "same_plate")
     assert pulled.ink_difference > MAX_INK_DIFFERENCE and pulled.colour_difference < 20
+
+
+def test_the_same_lines_on_unevenly_shrunk_paper_are_same_plate_and_a_lens_bent_photo_a_rescan(
+    sample_images: dict, tmp_path: Path
+) -> None:
+    """An engraving, a photo of it through a barrel-distorting lens, and the plate printed on paper that
+    dried unevenly, inked alike: the stretch tells the other sheet where the ink cannot."""
+    folder = tmp_path / "prints"
+    folder.mkdir()
+    camera = sample_images["camera"]
+    prints = {
+        "camera": camera,
+        "camera_through_a_lens": through_a_lens(camera, 0.02),
+        "camera_on_damp_paper": on_damp_paper(camera, 0.003),
+        "astronaut": sample_images["astronaut"],
+        "coffee": sample_images["coffee"],
+    }
+    for name, image in prints.items():
+        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
+    ingest(folder, tmp_path / "catalog", progress=False)
+    with open_catalog(tmp_path / "catalog") as catalog:
+        pairs = find_duplicates(catalog)
+    assert relations(pairs) == {
+        frozenset(("camera", "camera_through_a_lens")): "rescan",
+        frozenset(("camera", "camera_on_damp_paper")): "same_plate",
+        frozenset(("camera_through_a_lens", "camera_on_damp_paper")): "same_plate",
+    }
+    damp = next(p for p in pairs if {p.a.record_id, p.b.record_id} == {"camera", "camera_on_damp_paper"})
+    assert damp.ink_difference < MAX_INK_DIFFERENCE and damp.stretch > MAX_STRETCH
 
 
 def test_a_block_shared_in_mirror_image_is_an_overlap_not_a_mirror(sample_images: dict, tmp_path: Path) -> None:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from platemark.search.engine import Searcher, SearchHit
-from platemark.search.relation import MAX_INK_DIFFERENCE, Relation, _inside, ink_difference
+from platemark.search.relation import MAX_INK_DIFFERENCE, MAX_STRETCH, Relation, _inside, compare_lines
 from platemark.simulate.impressions import reinked
 from platemark.simulate.photos import PhotoSettings, phone_photo
+from tests.sheets import on_damp_paper, through_a_lens
 
 STEADY = PhotoSettings(detail_crop=0, quarter_turn=0, glare=0, frame=0)
 
@@ -79,13 +80,26 @@ def test_another_pull_of_the_plate_differs_in_ink_where_a_rescan_does_not(sample
     rescan = cv2.imdecode(cv2.imencode(".jpg", np.clip(rescan * 0.9 + 20, 0, 255).astype(np.uint8))[1], 1)
     in_rescan = [[-7, -7], [width * 0.7 - 7, -7], [width * 0.7 - 7, height * 0.7 - 7], [-7, height * 0.7 - 7]]
     rescan_size = (rescan.shape[1], rescan.shape[0])
-    assert ink_difference(rescan, rescan_size, image, (width, height), in_rescan) < MAX_INK_DIFFERENCE / 3
+    assert compare_lines(rescan, rescan_size, image, (width, height), in_rescan).ink_difference < MAX_INK_DIFFERENCE / 3
     whole = [[0, 0], [width, 0], [width, height], [0, height]]
     pulled = reinked(image, np.random.default_rng(1))
-    assert ink_difference(image, (width, height), pulled, (width, height), whole) > MAX_INK_DIFFERENCE
+    assert compare_lines(image, (width, height), pulled, (width, height), whole).ink_difference > MAX_INK_DIFFERENCE
 
 
-def test_ink_difference_gives_up_quietly_on_odd_geometry() -> None:
+@pytest.mark.parametrize("name", ["camera", "coffee"])
+def test_damp_paper_stretches_the_lines_where_a_lens_only_bends_them(sample_images: dict, name: str) -> None:
+    """The same lines on paper that dried unevenly (3 px on 860) are another sheet, though inked alike; a
+    photo through a lens that bends the sheet three times as far at its corners is the same sheet."""
+    image = sample_images[name]
+    height, width = image.shape[:2]
+    whole = [[0, 0], [width, 0], [width, height], [0, height]]
+    damp = compare_lines(image, (width, height), on_damp_paper(image, 0.003), (width, height), whole)
+    assert damp.stretch > 2 * MAX_STRETCH and damp.ink_difference < MAX_INK_DIFFERENCE and damp.pulled_again
+    lens = compare_lines(image, (width, height), through_a_lens(image, 0.02), (width, height), whole)
+    assert lens.stretch < MAX_STRETCH / 2 and not lens.pulled_again
+
+
+def test_line_comparison_gives_up_quietly_on_odd_geometry() -> None:
     """Slivers, specks, outlines far off the image or folded flat: no comparison, and no crash (OpenCV's
     optical flow segfaulted on a strip a few pixels high)."""
     rng = np.random.default_rng(1)
@@ -94,10 +108,11 @@ def test_ink_difference_gives_up_quietly_on_odd_geometry() -> None:
         image, other = (rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in ((h1, w1), (h2, w2)))
         corners = np.float32([[0, 0], [w1, 0], [w1, h1], [0, h1]])
         outline = corners * rng.uniform(0.01, 3) + rng.normal(0, rng.uniform(0, 200), (4, 2))
-        found = ink_difference(image, (int(w1), int(h1)), other, (int(w2), int(h2)), outline.tolist())
-        assert found is None or 0 <= found <= 2
+        found = compare_lines(image, (int(w1), int(h1)), other, (int(w2), int(h2)), outline.tolist())
+        assert found is None or found.ink_difference is None or 0 <= found.ink_difference <= 2
+        assert found is None or found.stretch is None or found.stretch >= 0
     strip = rng.integers(0, 255, (12, 400, 3), dtype=np.uint8)
-    assert ink_difference(strip, (400, 12), strip, (400, 12), [[0, 0], [400, 0], [400, 12], [0, 12]]) is None
+    assert compare_lines(strip, (400, 12), strip, (400, 12), [[0, 0], [400, 0], [400, 12], [0, 12]]) is None
 
 
 def test__inside_agrees_with_opencv_on_footprints() -> None:
