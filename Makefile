@@ -31,5 +31,11 @@ test: lint
 	$(BIN)/platemark --help > /dev/null
 	$(BIN)/python -m pytest tests
 
-bench: install
+# The benchmarks' peers (imagededup, without its dependencies: see pyproject.toml's bench extra).
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[dev,bench]'
+	$(PIP) install --quiet --no-deps imagededup==0.3.3.post2
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_retrieval.py --bench ../shared/bench

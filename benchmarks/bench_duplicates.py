@@ -12,12 +12,13 @@ derivative); four are other impressions (OTHER_IMPRESSIONS, from the notes and b
 counts how many pairs platemark claims as the sheet (identical, rescan or detail) and how many of those
 are one sheet: a claim on another impression or state is the error a curator would merge records on.
 
-Per vetted relation: how many pairs `update_duplicates` reports, and as which relation; the same for a
-PHash search (OpenCV img_hash, the hash ingest computes; imagededup's PHash default: a pair within 10 of
-64 bits). "Same print" counts same_block and other_state as positives, copy and different as
+Per vetted relation: how many pairs `update_duplicates` reports, and as which relation; beside it, how
+many each peer a user would try first finds (PEERS: OpenCV img_hash PHash, the hash ingest computes,
+and imagededup's four CNN-free hashes, each calling a pair within imagededup's default 10 of 64 bits a
+duplicate). "Same print" counts same_block and other_state as positives, copy and different as
 negatives; platemark claims "same print" with identical, rescan, detail and same_plate (not `mirror`,
 a reversed copy or counterproof, nor `overlap`, a shared part only): precision and recall of that, for
-both methods.
+every method.
 
 Synthetic pairs: 40 prints of the bench collections (20 woodcuts not in any vetted pair, 10 AIC
 paintings, 10 museum artworks), each ingested with five variants made here: an exact file copy
@@ -28,7 +29,11 @@ grain left behind, lines a pixel fatter or thinner, mottled and broken ink, on o
 up to 0.3%, and a third or more of the sheet coloured by another hand: `same_plate`).
 Two variants of one print are expected to be related as the stronger change says (mirror, then
 same_plate, then detail, then rescan); prints of different sources as nothing. Per relation:
-precision and recall, and how many of the expected pairs PHash finds.
+precision and recall, and how many of the expected pairs each peer finds; and how many pairs of
+different prints each method reports.
+
+imagededup is installed by `make bench`, without its dependencies: they pull a torchvision built for
+CUDA, which this CPU build of torch cannot load, and only its CNN needs it.
 
 With --scale-sizes, also the time a first `update_duplicates` run (2 worker processes on 2 cores) takes
 over bench_scale.py's catalogs of those sizes (in its --work folder, built as it builds them when
@@ -40,7 +45,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
+import logging
 import shutil
+import sys
+import types
+import warnings
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
@@ -56,15 +66,17 @@ from platemark.search.duplicates import duplicate_pairs, update_duplicates
 from platemark.simulate.impressions import another_impression
 from platemark.store import open_catalog
 
-COLUMNS = ("vetted", "pairs", "platemark_found", "platemark_as", "phash_found")
+#: The peers a user would try first: OpenCV img_hash PHash and imagededup's hashing methods.
+PEERS = ("opencv_phash", "imagededup_phash", "imagededup_ahash", "imagededup_dhash", "imagededup_whash")
+COLUMNS = ("vetted", "pairs", "platemark_found", "platemark_as", *PEERS)
 SCALE_COLUMNS = ("records", "seconds", "ms_per_record", "growth", "pairs", "pairs_per_record", "relations")
-SYNTHETIC_COLUMNS = ("relation", "expected", "reported", "correct", "precision", "recall", "phash_found")
+SYNTHETIC_COLUMNS = ("relation", "expected", "reported", "correct", "precision", "recall", *PEERS)
 VARIANTS = ("copy", "rescan", "detail", "mirror", "impression")
 #: How the variants are made; a --work folder whose synthetic catalog was made otherwise (or with
 #: another --seed) is made again. Bump it when `variants` changes.
 SYNTHETIC_VARIANTS = "impression pulled again on another sheet (simulate.impressions), 2026-11-27"
-#: imagededup's default Hamming threshold for PHash.
-PHASH_THRESHOLD = 10
+#: imagededup's default Hamming threshold (`find_duplicates(max_distance_threshold=10)`), of 64 bits.
+HASH_THRESHOLD = 10
 POSITIVE = {"same_block", "other_state"}
 #: Relations that claim the two records show the same print (one sheet, or one plate).
 SAME_PRINT = {"identical", "rescan", "detail", "same_plate"}
@@ -117,14 +129,38 @@ def one_sheet(vetted: list[tuple[str, str, str]], found: dict[frozenset[str], st
     }
 
 
-def phash_neighbours(folder: Path, ids: set[str]) -> set[frozenset[str]]:
-    """Pairs of these records (images `folder/<id>.jpg`) whose PHashes are within PHASH_THRESHOLD bits."""
+def peer_pairs(folder: Path, ids: set[str]) -> dict[str, set[frozenset[str]]]:
+    """Per peer (PEERS), the pairs of these records (images `folder/<id>.jpg`) it calls duplicates."""
     names = sorted(ids)
     bits = np.array([np.unpackbits(perceptual_hash(load_image(folder / f"{n}.jpg"))) for n in names])
     distances = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
-    return {
-        frozenset((names[i], names[j])) for i, j in zip(*np.nonzero(distances <= PHASH_THRESHOLD), strict=True) if i < j
-    }
+    close = np.nonzero(distances <= HASH_THRESHOLD)
+    found = {"opencv_phash": {frozenset((names[i], names[j])) for i, j in zip(*close, strict=True) if i < j}}
+    for method, hasher in imagededup_hashers().items():
+        encodings = hasher.encode_images(image_dir=folder)
+        encodings = {file: code for file, code in encodings.items() if Path(file).stem in ids}
+        duplicates = hasher.find_duplicates(encoding_map=encodings, max_distance_threshold=HASH_THRESHOLD)
+        found[method] = {frozenset((Path(a).stem, Path(b).stem)) for a, others in duplicates.items() for b in others}
+    return found
+
+
+def imagededup_hashers() -> dict[str, object]:
+    """imagededup's PHash, AHash, DHash and WHash. Its packages' `__init__` modules import its CNN,
+    which needs torchvision; the hashing modules do not, so the packages are entered without them."""
+    spec = importlib.util.find_spec("imagededup")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("imagededup is not installed: run `make bench` once (it installs the peers)")
+    root = Path(spec.submodule_search_locations[0])
+    for package in ("methods", "utils"):
+        entered = types.ModuleType(f"imagededup.{package}")
+        entered.__path__ = [str(root / package)]
+        sys.modules.setdefault(f"imagededup.{package}", entered)
+    from imagededup.methods.hashing import AHash, DHash, PHash, WHash
+
+    for name in [name for name in logging.root.manager.loggerDict if name.startswith("imagededup")]:
+        logging.getLogger(name).setLevel(logging.WARNING)  # each module's logger says INFO per call
+    warnings.filterwarnings("ignore", "Parameter num_enc_workers has no effect", RuntimeWarning)
+    return {f"imagededup_{h.__name__.lower()}": h(verbose=False) for h in (PHash, AHash, DHash, WHash)}
 
 
 def variants(rgb: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -208,7 +244,7 @@ def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], 
         for y in names[i + 1 :]
         if x.split("__")[0] == y.split("__")[0]
     }
-    close = phash_neighbours(folder, set(names))
+    peers = peer_pairs(folder, set(names))
     rows = []
     for relation in ("identical", "rescan", "detail", "same_plate", "mirror"):
         wanted = {pair for pair, r in expected.items() if r == relation}
@@ -222,11 +258,18 @@ def synthetic_rows(bench: Path, work: Path, vetted: list[tuple[str, str, str]], 
                 "correct": len(correct),
                 "precision": round(len(correct) / max(1, len(reported)), 3),
                 "recall": round(len(correct) / max(1, len(wanted)), 3),
-                "phash_found": len(wanted & close),
+                **{peer: len(wanted & pairs) for peer, pairs in peers.items()},
             }
         )
-    wrong = {pair: r for pair, r in found.items() if pair not in expected}
-    rows.append({"relation": "different prints", "expected": 0, "reported": len(wrong), "correct": 0})
+    rows.append(
+        {
+            "relation": "different prints",
+            "expected": 0,
+            "reported": sum(pair not in expected for pair in found),
+            "correct": 0,
+            **{peer: len(pairs - expected.keys()) for peer, pairs in peers.items()},
+        }
+    )
     return rows
 
 
@@ -275,7 +318,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     vetted = vetted_pairs(args.bench)
     found, took, records = platemark_relations(args.bench, args.work)
-    close = phash_neighbours(args.bench / "woodcuts" / "images", {record for a, b, _ in vetted for record in (a, b)})
+    peers = peer_pairs(args.bench / "woodcuts" / "images", {record for a, b, _ in vetted for record in (a, b)})
     rows = []
     for relation in ("same_block", "other_state", "copy", "different"):
         pairs = [frozenset((a, b)) for a, b, r in vetted if r == relation]
@@ -286,13 +329,13 @@ def main() -> None:
                 "pairs": len(pairs),
                 "platemark_found": len(reported),
                 "platemark_as": dict(Counter(reported)),
-                "phash_found": sum(p in close for p in pairs),
+                **{peer: sum(p in found_by for p in pairs) for peer, found_by in peers.items()},
             }
         )
     print_table(rows, COLUMNS)
     summary = {}
     claimed = {pair for pair, relation in found.items() if relation in SAME_PRINT}
-    for method, hits in (("platemark", claimed), ("phash", close)):
+    for method, hits in {"platemark": claimed, **peers}.items():
         positives = [frozenset((a, b)) in hits for a, b, r in vetted if r in POSITIVE]
         negatives = [frozenset((a, b)) in hits for a, b, r in vetted if r not in POSITIVE]
         true = sum(positives)

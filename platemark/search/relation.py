@@ -72,7 +72,7 @@ INK_BLURS = (0.0, 0.5, 1.0, 1.5)
 #: 0.00029 (the digitally smoothed copy; second photos of a panel 0.00020), rescans and details made here
 #: 0.00025, impressions simulated on damp paper stretched by up to 0.3% 0.00036-0.0029; the three real
 #: other impressions or states 0.00024-0.00034 (their ink tells them).
-MAX_STRETCH = 0.00033
+MAX_STRETCH = 0.00045
 #: A cubic distortion has ten terms per axis: fewer detailed tiles than this would fit anything.
 MIN_STRETCH_TILES = 40
 #: The distortion is fitted as an affine map, then a quadratic, then a cubic, each to the tiles the fit
@@ -267,7 +267,11 @@ def _aligned(
     flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(target, laid, None)
     rows, columns = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     laid = cv2.remap(laid, columns + flow[..., 0], rows + flow[..., 1], cv2.INTER_LINEAR)
-    return target, laid, shown, flow
+    # the preset's finest flow is at half these pixels; the stretch is a tenth of a pixel, so what the
+    # flow left is measured once more at full resolution
+    finer = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    finer.setFinestScale(0)
+    return target, laid, shown, flow + finer.calc(target, laid, None)
 
 
 def _tones_matched(image: np.ndarray, model: np.ndarray, where: np.ndarray) -> np.ndarray:
