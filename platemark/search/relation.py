@@ -68,10 +68,11 @@ MIN_INK_TILES = 12
 #: Blurs tried on either image before comparing, so that a softer photo is not taken for thinner lines.
 INK_BLURS = (0.0, 0.5, 1.0, 1.5)
 #: Largest stretch (share of the long side) between two images of one sheet. Measured
-#: (benchmarks/bench_duplicates.py): the 11 real pairs of one sheet photographed or derived twice reach
-#: 0.00029 (the digitally smoothed copy; second photos of a panel 0.00020), rescans and details made here
-#: 0.00025, impressions simulated on damp paper stretched by up to 0.3% 0.00036-0.0029; the three real
-#: other impressions or states 0.00024-0.00034 (their ink tells them).
+#: (benchmarks/bench_duplicates.py): the real pairs of one sheet photographed or derived twice reach
+#: 0.00038 (the museum's painting catalogued twice; the woodcuts' smoothed derivative 0.00037, second
+#: photos of a panel 0.00020), rescans and details made here 0.00040; impressions simulated on damp
+#: paper stretched by up to 0.3% measure 0.00052-0.0050. The three real other impressions or states
+#: measure 0.00032-0.00046: their ink tells them.
 MAX_STRETCH = 0.00045
 #: A cubic distortion has ten terms per axis: fewer detailed tiles than this would fit anything.
 MIN_STRETCH_TILES = 40
