@@ -220,9 +220,9 @@ def _aligned(
     outline: list[list[float]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The overlap of the two images in grey, halved: the lower-resolution image's part, the sharper
-    laid onto it by their homography and a dense optical flow, where it lies (eroded), and the flow
-    (the laid image's displacement at each pixel); None when the outline is degenerate or the overlap
-    too small for MIN_INK_TILES tiles."""
+    laid onto it by their homography and a dense optical flow, where it lies (eroded), and that flow
+    refined at full resolution (the displacement at each pixel); None when the outline is degenerate
+    or the overlap too small for MIN_INK_TILES tiles."""
     to_image = cv2.getPerspectiveTransform(corners(*other_size), np.float32(outline))
     pixels = [
         np.diag([im.shape[1] / w, im.shape[0] / h, 1.0]) for im, (w, h) in ((image, image_size), (other, other_size))
@@ -320,7 +320,7 @@ def _stretch(detail: np.ndarray, flow: np.ndarray, where: np.ndarray) -> float |
 
 
 def _tiles(image: np.ndarray) -> np.ndarray:
-    """The image's whole INK_TILE × INK_TILE tiles, one row of pixels each, row by row."""
+    """The image's whole INK_TILE × INK_TILE tiles in reading order, each flattened into a row."""
     rows, columns = image.shape[0] // INK_TILE, image.shape[1] // INK_TILE
     return (
         image[: rows * INK_TILE, : columns * INK_TILE]
