@@ -157,6 +157,7 @@ def test_duplicates_command_writes_the_documented_csv(duplicated_catalog: Path, 
     assert [r["relation"] for r in rows] == relations_in_order
     rescan = rows[2]
     assert float(rescan["similarity"]) > 0.8 and float(rescan["inlier_coverage"]) >= 0.6
+    assert float(rescan["ink_difference"]) < MAX_INK_DIFFERENCE and 0 <= float(rescan["stretch"]) < MAX_STRETCH
     assert len(json.loads(rescan["region_a"])) == 4
     unknown = CliRunner().invoke(
         cli, ["duplicates", "--catalog", str(duplicated_catalog), "--collection", "nope", "--csv", str(out)]

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from web_support import running_server
 
 from platemark.search.duplicates import CSV_COLUMNS, update_duplicates
+from platemark.search.relation import MAX_INK_DIFFERENCE, MAX_STRETCH
 from platemark.settings import Settings
 from platemark.store import open_catalog
 from platemark.web.app import create_app
@@ -53,6 +54,7 @@ def test_duplicates_are_listed_group_by_group_with_their_evidence(client: TestCl
     assert {rescan["a"]["record_id"], rescan["b"]["record_id"]} == {"camera", "camera_rescan"}
     assert rescan["a"]["thumb_url"].startswith("/thumbs/") and len(rescan["region_a"]) == 4
     assert rescan["inliers"] >= 18 and 0.6 <= rescan["inlier_coverage"] <= 1.0 and rescan["decision"] is None
+    assert rescan["ink_difference"] < MAX_INK_DIFFERENCE and 0 <= rescan["stretch"] < MAX_STRETCH
 
 
 def test_duplicates_are_paginated_and_filtered(client: TestClient) -> None:
