@@ -39,6 +39,17 @@ def relations(pairs) -> dict[frozenset[str], str]:
     return {frozenset((p.a.record_id, p.b.record_id)): p.relation for p in pairs}
 
 
+def found_among(prints: dict[str, np.ndarray], tmp_path: Path) -> list:
+    """The pairs `find_duplicates` finds among these images, ingested as one collection."""
+    folder = tmp_path / "prints"
+    folder.mkdir()
+    for name, image in prints.items():
+        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
+    ingest(folder, tmp_path / "catalog", progress=False)
+    with open_catalog(tmp_path / "catalog") as catalog:
+        return find_duplicates(catalog)
+
+
 def test_duplicates_are_found_and_told_apart(duplicated_catalog: Path) -> None:
     with open_catalog(duplicated_catalog) as catalog:
         pairs = find_duplicates(catalog)
@@ -63,8 +74,6 @@ def test_duplicates_are_found_and_told_apart(duplicated_catalog: Path) -> None:
 def test_the_plate_pulled_again_is_same_plate_not_a_rescan(sample_images: dict, tmp_path: Path) -> None:
     """An engraving, its rescan, and its plate pulled again in the same colours: only the ink tells the
     second pull from the sheet."""
-    folder = tmp_path / "prints"
-    folder.mkdir()
     astronaut = sample_images["astronaut"]
     rescan = cv2.resize(astronaut[12:-12, 12:-12], None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
     prints = {
@@ -74,11 +83,7 @@ def test_the_plate_pulled_again_is_same_plate_not_a_rescan(sample_images: dict, 
         "camera": sample_images["camera"],
         "coffee": sample_images["coffee"],
     }
-    for name, image in prints.items():
-        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
-    ingest(folder, tmp_path / "catalog", progress=False)
-    with open_catalog(tmp_path / "catalog") as catalog:
-        pairs = find_duplicates(catalog)
+    pairs = found_among(prints, tmp_path)
     assert relations(pairs) == {
         frozenset(("astronaut", "astronaut_rescan")): "rescan",
         frozenset(("astronaut", "astronaut_pulled_again")): "same_plate",
@@ -93,8 +98,6 @@ def test_the_same_lines_on_unevenly_shrunk_paper_are_same_plate_and_a_lens_bent_
 ) -> None:
     """An engraving, a photo of it through a barrel-distorting lens, and the plate printed on paper that
     dried unevenly, inked alike: the stretch tells the other sheet where the ink cannot."""
-    folder = tmp_path / "prints"
-    folder.mkdir()
     camera = sample_images["camera"]
     prints = {
         "camera": camera,
@@ -103,11 +106,7 @@ def test_the_same_lines_on_unevenly_shrunk_paper_are_same_plate_and_a_lens_bent_
         "astronaut": sample_images["astronaut"],
         "coffee": sample_images["coffee"],
     }
-    for name, image in prints.items():
-        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
-    ingest(folder, tmp_path / "catalog", progress=False)
-    with open_catalog(tmp_path / "catalog") as catalog:
-        pairs = find_duplicates(catalog)
+    pairs = found_among(prints, tmp_path)
     assert relations(pairs) == {
         frozenset(("camera", "camera_through_a_lens")): "rescan",
         frozenset(("camera", "camera_on_damp_paper")): "same_plate",
@@ -120,18 +119,12 @@ def test_the_same_lines_on_unevenly_shrunk_paper_are_same_plate_and_a_lens_bent_
 def test_a_block_shared_in_mirror_image_is_an_overlap_not_a_mirror(sample_images: dict, tmp_path: Path) -> None:
     """A page that reuses two fifths of a print, reversed: only that part agrees, as a symmetric border
     shared by two different woodcuts agrees with its own mirror image."""
-    folder = tmp_path / "prints"
-    folder.mkdir()
     coffee = sample_images["coffee"]
     height, width = coffee.shape[:2]
     page = cv2.resize(sample_images["text"], (width, height))
     page[:, : width * 2 // 5] = coffee[:, ::-1][:, : width * 2 // 5]
     prints = {"coffee": coffee, "page": page, "camera": sample_images["camera"], "moon": sample_images["moon"]}
-    for name, image in prints.items():
-        Image.fromarray(image).save(folder / f"{name}.jpg", quality=90)
-    ingest(folder, tmp_path / "catalog", progress=False)
-    with open_catalog(tmp_path / "catalog") as catalog:
-        pairs = find_duplicates(catalog)
+    pairs = found_among(prints, tmp_path)
     assert relations(pairs) == {frozenset(("coffee", "page")): "overlap"}
     assert pairs[0].inlier_coverage < 0.6
 
