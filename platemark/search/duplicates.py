@@ -456,10 +456,15 @@ class _Examiner:
                 if (pair.a.key, pair.b.key) not in done:
                     done.add((pair.a.key, pair.b.key))
                     yield pair
+            best: dict[int, tuple[StoredRecord, Verification]] = {}  # a symmetric print verifies both ways
             for mirrored, _ in passes:
-                for pair in self._pairs(a, *looked_up[mirrored][number], mirrored):
-                    done.add((pair.a.key, pair.b.key))
-                    yield pair
+                for b, verification in self._verified(a, *looked_up[mirrored][number], mirrored):
+                    if b.key not in best or verification.inliers > best[b.key][1].inliers:
+                        best[b.key] = (b, verification)
+            for b, verification in best.values():
+                pair = self._classified(a, b, verification)
+                done.add((pair.a.key, pair.b.key))
+                yield pair
 
     def _follow_index(self) -> None:
         """Read again which segment holds each record's postings, and the codebook, when a merge or a
@@ -484,9 +489,11 @@ class _Examiner:
         split = np.cumsum([len(side.descriptors) for side in sides])[:-1]
         return list(zip(sides, np.split(words, split), strict=True))
 
-    def _pairs(
+    def _verified(
         self, a: StoredRecord, features: LocalFeatures, words: np.ndarray, mirrored: bool
-    ) -> Iterable[DuplicatePair]:
+    ) -> Iterable[tuple[StoredRecord, Verification]]:
+        """The best-voted other records that verify against a's features (mirrored ones: as a's mirror
+        image), with their verification in a's own coordinates."""
         matches = self.index.matches(features.descriptors, words.shape[1], words).current(self.live)
         voted, _, counts = matches.votes()
         voted = voted[(counts >= MIN_VOTES) & (voted != a.key)].tolist()  # the best first
@@ -499,7 +506,7 @@ class _Examiner:
             query_idx, xy = matches.of(other, self.segments[other])
             verification = verify(features.points[query_idx], xy, (a.width, a.height), (b.width, b.height))
             if verification.verified:
-                yield self._classified(a, b, verification.flipped(a.width) if mirrored else verification)
+                yield b, verification.flipped(a.width) if mirrored else verification
 
     def _classified(self, a: StoredRecord, b: StoredRecord, verification: Verification) -> DuplicatePair:
         """The pair (ordered by key) with its relation, from where and how well a agrees with b."""

@@ -116,6 +116,23 @@ def test_the_same_lines_on_unevenly_shrunk_paper_are_same_plate_and_a_lens_bent_
     assert damp.ink_difference < MAX_INK_DIFFERENCE and damp.stretch > MAX_STRETCH
 
 
+def test_a_nearly_symmetric_print_and_its_mirror_image_are_a_mirror(sample_images: dict, tmp_path: Path) -> None:
+    """Its symmetric three quarters verify the right way round too, with fewer inliers than the mirror
+    image's whole sheet: the match with more inliers says how the two relate."""
+    coffee = sample_images["coffee"]
+    height, width = coffee.shape[:2]
+    symmetric = np.concatenate([coffee[:, : width // 2], coffee[:, : width // 2][:, ::-1]], axis=1)
+    symmetric[: height // 2, width // 2 :] = cv2.resize(sample_images["camera"], (width - width // 2, height // 2))
+    prints = {
+        "ornament": symmetric,
+        "ornament_reversed": np.ascontiguousarray(symmetric[:, ::-1]),
+        "astronaut": sample_images["astronaut"],
+        "moon": sample_images["moon"],
+    }
+    pairs = found_among(prints, tmp_path)
+    assert relations(pairs) == {frozenset(("ornament", "ornament_reversed")): "mirror"}
+
+
 def test_a_block_shared_in_mirror_image_is_an_overlap_not_a_mirror(sample_images: dict, tmp_path: Path) -> None:
     """A page that reuses two fifths of a print, reversed: only that part agrees, as a symmetric border
     shared by two different woodcuts agrees with its own mirror image."""
