@@ -286,7 +286,7 @@ def _tile_difference(first: np.ndarray, second: np.ndarray, where: np.ndarray) -
     """One minus the median correlation of two images' fine detail over the INK_TILE tiles inside
     `where` that hold detail; None if fewer than MIN_INK_TILES do."""
     a, b, inside = (_tiles(z) for z in (first, second, where.astype(np.float32)))
-    keep = (inside.min(axis=1) > 0) & (a.std(axis=1) > 4) & (b.std(axis=1) > 1)  # grey levels, 0-255
+    keep = _with_detail(a, inside) & (b.std(axis=1) > 1)  # grey levels, 0-255
     if keep.sum() < MIN_INK_TILES:
         return None
     a, b = (t[keep] - t[keep].mean(axis=1, keepdims=True) for t in (a, b))
@@ -302,8 +302,7 @@ def _stretch(detail: np.ndarray, flow: np.ndarray, where: np.ndarray) -> float |
     The distortion is fitted from an affine up, each fit to the tiles the one before left within
     STRAY times their median: tiles where the images show different things (a margin against the
     next panel) would bend a cubic fitted to all of them."""
-    inside, texture = _tiles(where.astype(np.float32)), _tiles(detail)
-    keep = (inside.min(axis=1) > 0) & (texture.std(axis=1) > 4)
+    keep = _with_detail(_tiles(detail), _tiles(where.astype(np.float32)))
     if keep.sum() < MIN_STRETCH_TILES:
         return None
     moved = np.stack([np.median(_tiles(flow[..., axis])[keep], axis=1) for axis in (0, 1)], axis=1)
@@ -317,6 +316,12 @@ def _stretch(detail: np.ndarray, flow: np.ndarray, where: np.ndarray) -> float |
         left = np.linalg.norm(moved - terms @ distortion, axis=1)
         fitted_to = left <= max(STRAY * float(np.median(left)), 0.05)  # pixels: flow is no finer
     return round(float(np.median(left)) / long_side, 5)
+
+
+def _with_detail(tiles: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Which of these fine-detail tiles lie wholly inside the overlap (`inside`: the same tiles of its
+    mask) and hold detail, more than 4 grey levels (0-255) of spread: the tiles lines are compared on."""
+    return (inside.min(axis=1) > 0) & (tiles.std(axis=1) > 4)
 
 
 def _tiles(image: np.ndarray) -> np.ndarray:
